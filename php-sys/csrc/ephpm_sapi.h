@@ -1,0 +1,74 @@
+/*
+ * ePHPm's SAPI shim: the only C code between Rust and libphp.
+ *
+ * Every PHP-internal call (and every access to PHP's thread-local globals) happens in
+ * ephpm_sapi.c. This header uses plain C types only, so bindgen can turn it into Rust.
+ */
+#ifndef EPHPM_SAPI_H
+#define EPHPM_SAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A byte string that is NUL-terminated at ptr[len]; len excludes the NUL. */
+typedef struct ephpm_str {
+    const char *ptr;
+    size_t len;
+} ephpm_str;
+
+/* Functions the host (Rust) provides. `ctx` is the request's ephpm_request.ctx. */
+typedef struct ephpm_callbacks {
+    /* Body output. Returns len, or 0 when the client is gone. */
+    size_t (*write)(void *ctx, const char *data, size_t len);
+    /* PHP's flush(): push what was written so far to the client. */
+    void (*flush)(void *ctx);
+    /* The status and the header lines ("Name: value"), once per request, before any output. */
+    void (*send_headers)(void *ctx, int status, const ephpm_str *lines, size_t count);
+    /* Reads up to len request-body bytes into buf; 0 means end of body. */
+    size_t (*read_body)(void *ctx, char *buf, size_t len);
+    /* fastcgi_finish_request(): the response is complete; later output is discarded. */
+    void (*finish_request)(void *ctx);
+    /* A message from PHP's error log (log_errors). May come outside a request. */
+    void (*log_message)(const char *message, int syslog_type);
+} ephpm_callbacks;
+
+/* One HTTP request. All char pointers are NUL-terminated and live until ephpm_execute returns. */
+typedef struct ephpm_request {
+    void *ctx;
+    const char *method;
+    const char *request_uri;
+    const char *query_string;
+    const char *script_filename;
+    const char *content_type;      /* NULL when absent */
+    int64_t content_length;        /* -1 when absent */
+    const char *cookie;            /* NULL when absent */
+    const char *authorization;     /* NULL when absent */
+    int head_only;
+    const ephpm_str *server_vars;  /* name, value, name, value, ... */
+    size_t server_vars_count;      /* number of pairs */
+    const ephpm_str *headers;      /* request headers as name, value pairs, for getallheaders() */
+    size_t headers_count;          /* number of pairs */
+} ephpm_request;
+
+/* Result of ephpm_execute. */
+typedef struct ephpm_outcome {
+    int started;       /* 0 when php_request_startup failed */
+    int exit_status;   /* EG(exit_status): 255 after a fatal error */
+} ephpm_outcome;
+
+/* Starts the engine once per process. cli != 0 runs as the "cli" SAPI. Returns 0 on success. */
+int ephpm_engine_start(const char *ini_entries, const ephpm_callbacks *callbacks, int cli);
+/* Registers the calling thread with PHP's thread-safe resource manager. */
+void ephpm_thread_init(void);
+/* Releases the calling thread's PHP resources. */
+void ephpm_thread_shutdown(void);
+/* Runs one request on the calling (registered) thread. */
+ephpm_outcome ephpm_execute(const ephpm_request *request);
+/* Runs a script as the CLI would (argv[0] is the script). Returns the exit status. */
+int ephpm_run_cli(const char *script, int argc, char **argv);
+/* PHP's version string. */
+const char *ephpm_php_version(void);
+/* Calls each(ud, name) for every loaded PHP module and Zend extension. */
+void ephpm_list_extensions(void (*each)(void *ud, const char *name), void *ud);
+
+#endif

@@ -1,0 +1,21 @@
+//! Embedded ZTS PHP for ePHPm.
+//!
+//! This crate is the only place in ePHPm with `unsafe` code. It compiles a small C SAPI shim
+//! (`csrc/ephpm_sapi.c`) against the libphp built by `scripts/build-php.sh`, generates bindings
+//! for the shim with bindgen, and wraps them in a safe API:
+//!
+//! - [`Engine::start`] starts PHP once per process with the given ini settings;
+//! - [`Engine::register_thread`] gives a thread its own PHP context ([`PhpThread`]);
+//! - [`PhpThread::execute`] runs one [`Request`] and streams status, headers and body chunks to a
+//!   [`ResponseHandler`] as PHP produces them.
+//!
+//! PHP bailouts (fatal errors, `exit()`, `max_execution_time`) are caught inside the shim: they
+//! end the request, never the thread or the process.
+
+mod callbacks;
+mod engine;
+mod ffi;
+mod request;
+
+pub use engine::{Engine, EngineConfig, EngineError, Mode, PhpThread};
+pub use request::{HeaderLines, Outcome, Request, RequestError, ResponseHandler};
