@@ -1,0 +1,31 @@
+<?php
+session_start();
+$_SESSION['visits'] = ($_SESSION['visits'] ?? 0) + 1;
+$opcache = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
+$name = isset($_POST['name']) ? htmlspecialchars($_POST['name']) : null;
+?><!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>ePHPm demo</title>
+  <link rel="stylesheet" href="/assets/style.css">
+</head>
+<body>
+  <h1>ePHPm is serving PHP</h1>
+  <table>
+    <tr><th>Server</th><td><?= htmlspecialchars($_SERVER['SERVER_SOFTWARE']) ?></td></tr>
+    <tr><th>PHP</th><td><?= PHP_VERSION ?> (<?= PHP_SAPI ?>, <?= PHP_ZTS ? 'ZTS' : 'NTS' ?>)</td></tr>
+    <tr><th>OPcache</th><td><?= is_array($opcache) && $opcache['opcache_enabled'] ? 'enabled' : 'off' ?></td></tr>
+    <tr><th>Request</th><td><?= htmlspecialchars($_SERVER['REQUEST_METHOD'] . ' ' . $_SERVER['REQUEST_URI']) ?></td></tr>
+    <tr><th>Visits in this session</th><td><?= (int) $_SESSION['visits'] ?></td></tr>
+  </table>
+  <?php if ($name !== null): ?>
+    <p class="hello">Hello, <?= $name ?>!</p>
+  <?php endif; ?>
+  <form method="post">
+    <label>Your name <input name="name"></label>
+    <button>Say hello</button>
+  </form>
+  <p><a href="/hello.php">hello.php</a> &middot; <a href="/pretty/url/routed/to/index.php">a pretty URL</a></p>
+</body>
+</html>

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up everything and run the whole test suite: formatting, clippy, unit tests and the
+# end-to-end tests that start the real binary and talk to it with real clients.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ROOT=$(repo_root)
+cd "$ROOT"
+
+bash "$ROOT/scripts/setup.sh" --debug >/dev/null
+ensure_apt curl
+ulimit -n 65536 2>/dev/null || true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+step "cargo test (unit + end-to-end)"
+cargo test --locked --workspace -- --test-threads=2

@@ -1,0 +1,33 @@
+//! The server log (`log` crate records, PHP's error log included) via env_logger.
+
+use std::fs::OpenOptions;
+
+use anyhow::Context as _;
+
+use crate::config::LogConfig;
+
+/// Installs the logger described by `[log]`. `RUST_LOG` adds module filters on top.
+pub fn init(config: &LogConfig) -> anyhow::Result<()> {
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&config.level);
+    if let Ok(filters) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&filters);
+    }
+    match config.error_log.as_str() {
+        "stderr" | "" => {
+            builder.target(env_logger::Target::Stderr);
+        }
+        "stdout" => {
+            builder.target(env_logger::Target::Stdout);
+        }
+        path => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening error log {path}"))?;
+            builder.target(env_logger::Target::Pipe(Box::new(file)));
+        }
+    }
+    builder.try_init().context("installing the logger")
+}

@@ -1,0 +1,512 @@
+//! One client connection: reads requests (keep-alive, pipelining), routes them, and writes the
+//! responses, with the limits and timeouts that keep a public server safe.
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::http::body::BodyDecoder;
+use crate::http::request::{parse_head, BodyFraming, RequestHead, Version};
+use crate::http::response::{self, BodyLength};
+use crate::php::{PhpJob, RequestBody, ResponseEvent, ResponseHead};
+use crate::router::{self, Route};
+use crate::server::core::CoreContext;
+use crate::server::php_request;
+use crate::server::read_buffer::ReadBuffer;
+use crate::static_files::{self, StaticBody, StaticRequest};
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Pieces in which static files are streamed.
+const FILE_CHUNK: usize = 256 * 1024;
+/// How long a keep-alive connection keeps its read buffer while idle before releasing it.
+const HOT_IDLE: Duration = Duration::from_secs(1);
+
+/// What ended reading a request head.
+enum HeadRead {
+    Request(RequestHead),
+    /// The client closed, idled out, or was answered with an error: close the connection.
+    Close,
+}
+
+/// A served connection.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    input: ReadBuffer,
+    output: Vec<u8>,
+    core: Rc<CoreContext>,
+    /// The current request is a HEAD request: responses carry no body.
+    head_request: bool,
+}
+
+/// The log-relevant facts of one exchange.
+struct Exchange {
+    status: u16,
+    bytes: u64,
+    keep_alive: bool,
+}
+
+impl Connection {
+    /// Wraps an accepted stream.
+    pub(crate) fn new(stream: TcpStream, core: Rc<CoreContext>) -> io::Result<Connection> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            peer,
+            local,
+            input: ReadBuffer::default(),
+            output: Vec::new(),
+            core,
+            head_request: false,
+        })
+    }
+
+    /// Serves requests until the client closes, a timeout fires, an error ends the
+    /// connection, or the server shuts down.
+    pub(crate) async fn serve(mut self) {
+        loop {
+            let head = match self.read_head().await {
+                Ok(HeadRead::Request(head)) => head,
+                Ok(HeadRead::Close) | Err(_) => break,
+            };
+            let started = Instant::now();
+            let request_line = format!("{} {}", head.method, head.target);
+            let referer = head.header("referer").map(<[u8]>::to_vec);
+            let user_agent = head.header("user-agent").map(<[u8]>::to_vec);
+            let result = self.exchange(head).await;
+            self.head_request = false;
+            let (status, bytes, keep_alive) = match &result {
+                Ok(ex) => (ex.status, ex.bytes, ex.keep_alive),
+                Err(_) => (0, 0, false),
+            };
+            if status != 0 {
+                self.core.access_log.record(
+                    self.peer.ip(),
+                    &request_line,
+                    status,
+                    bytes,
+                    referer.as_deref(),
+                    user_agent.as_deref(),
+                    started.elapsed(),
+                );
+            }
+            if !keep_alive || self.core.shutdown.is_triggered() {
+                break;
+            }
+        }
+        let _ = self.stream.close().await;
+    }
+
+    /// Reads and parses the next request head. Waits up to the keep-alive timeout for its first
+    /// byte and up to the header timeout for the rest (slowloris protection).
+    async fn read_head(&mut self) -> io::Result<HeadRead> {
+        let core = Rc::clone(&self.core);
+        let limits = &core.limits;
+        let mut deadline = (!self.input.is_empty())
+            .then(|| Instant::now() + self.core.header_read_timeout);
+        loop {
+            match parse_head(self.input.filled(), limits) {
+                Ok(Some((head, used))) => {
+                    self.input.consume(used);
+                    return Ok(HeadRead::Request(head));
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    self.send_error(err.status(), false).await?;
+                    return Ok(HeadRead::Close);
+                }
+            }
+            let received = match deadline {
+                None => self.read_idle().await?,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.read_within(left).await? {
+                        Some(n) => Some(n),
+                        None => {
+                            self.send_error(408, false).await?;
+                            return Ok(HeadRead::Close);
+                        }
+                    }
+                }
+            };
+            match received {
+                Some(0) | None => return Ok(HeadRead::Close),
+                Some(_) => {
+                    deadline.get_or_insert_with(|| Instant::now() + self.core.header_read_timeout);
+                }
+            }
+        }
+    }
+
+    /// Waits for the next request on an idle connection. Returns bytes read, `Some(0)` on EOF,
+    /// `None` on keep-alive timeout or shutdown. The read buffer is released after a second of
+    /// idleness, so an idle connection costs little memory.
+    async fn read_idle(&mut self) -> io::Result<Option<usize>> {
+        let core = Rc::clone(&self.core);
+        let idle_deadline = Instant::now() + core.keep_alive_timeout;
+        if let Some(n) = self.read_within(HOT_IDLE.min(core.keep_alive_timeout)).await? {
+            return Ok(Some(n));
+        }
+        self.input.release_if_empty();
+        let left = idle_deadline.saturating_duration_since(Instant::now());
+        let mut probe = [0u8; 1];
+        let readable = future::or(
+            async { Some(self.stream.peek(&mut probe).await) },
+            async {
+                future::or(glommio::timer::sleep(left), core.shutdown.wait()).await;
+                None
+            },
+        )
+        .await;
+        match readable {
+            Some(Ok(0)) => Ok(Some(0)),
+            Some(Ok(_)) => self.read_within(core.header_read_timeout).await,
+            Some(Err(err)) => Err(err.into()),
+            None => Ok(None),
+        }
+    }
+
+    /// One read into the input buffer, or None if `limit` passes first (or shutdown begins
+    /// while nothing is buffered).
+    async fn read_within(&mut self, limit: Duration) -> io::Result<Option<usize>> {
+        let core = Rc::clone(&self.core);
+        let idle = self.input.is_empty();
+        let spare = self.input.spare(READ_CHUNK);
+        let stream = &mut self.stream;
+        let outcome = future::or(async { Some(stream.read(spare).await) }, async {
+            if idle {
+                future::or(glommio::timer::sleep(limit), core.shutdown.wait()).await;
+            } else {
+                glommio::timer::sleep(limit).await;
+            }
+            None
+        })
+        .await;
+        match outcome {
+            Some(Ok(n)) => {
+                self.input.commit(n);
+                Ok(Some(n))
+            }
+            Some(Err(err)) => Err(err),
+            None => Ok(None),
+        }
+    }
+
+    /// Handles one request: body, routing, response.
+    async fn exchange(&mut self, head: RequestHead) -> io::Result<Exchange> {
+        let keep_alive = head.keep_alive && !self.core.shutdown.is_triggered();
+        self.head_request = head.method == "HEAD";
+        let body = match self.read_body(&head).await? {
+            Ok(body) => body,
+            Err(status) => {
+                let bytes = self.send_error(status, false).await?;
+                return Ok(Exchange { status, bytes, keep_alive: false });
+            }
+        };
+        let route = router::resolve(&self.core.docroot, &head.path);
+        match route {
+            Route::Php { script_filename, script_name, path_info } => {
+                let php = php_request::PhpTarget {
+                    script_filename: &script_filename,
+                    script_name: &script_name,
+                    path_info: path_info.as_deref(),
+                };
+                self.serve_php(&head, php, body, keep_alive).await
+            }
+            Route::Static { path, meta } => self.serve_static(&head, &path, &meta, keep_alive).await,
+            Route::RedirectToDir { location } => {
+                let location = if head.query.is_empty() {
+                    location
+                } else {
+                    format!("{location}?{}", head.query)
+                };
+                self.send_redirect(&head, &location, keep_alive).await
+            }
+            Route::Forbidden => self.send_status(403, keep_alive).await,
+            Route::NotFound => self.send_status(404, keep_alive).await,
+            Route::BadRequest => self.send_status(400, false).await,
+        }
+    }
+
+    /// Reads the request body (sending `100 Continue` first when asked). `Ok(Err(status))`
+    /// means the body was refused or malformed and the connection must close.
+    async fn read_body(&mut self, head: &RequestHead) -> io::Result<Result<Vec<u8>, u16>> {
+        if matches!(head.framing, BodyFraming::None) {
+            return Ok(Ok(Vec::new()));
+        }
+        let max = self.core.limits.max_body_bytes;
+        if head.expect_continue && self.input.is_empty() {
+            self.stream.write_all(response::CONTINUE_100).await?;
+        }
+        let mut decoder = BodyDecoder::new(&head.framing, max);
+        let mut body = match head.framing {
+            BodyFraming::Length(len) => Vec::with_capacity(usize::try_from(len).unwrap_or(0)),
+            _ => Vec::new(),
+        };
+        loop {
+            if !self.input.is_empty() {
+                match decoder.decode(self.input.filled(), &mut body) {
+                    Ok(decoded) => {
+                        self.input.consume(decoded.consumed);
+                        if decoded.done {
+                            return Ok(Ok(body));
+                        }
+                    }
+                    Err(err) => return Ok(Err(err.status())),
+                }
+            }
+            if decoder.is_done() {
+                return Ok(Ok(body));
+            }
+            match self.read_within(self.core.header_read_timeout).await? {
+                Some(0) => return Ok(Err(400)),
+                Some(_) => {}
+                None => return Ok(Err(408)),
+            }
+        }
+    }
+
+    async fn serve_php(
+        &mut self,
+        head: &RequestHead,
+        target: php_request::PhpTarget<'_>,
+        body: Vec<u8>,
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        let mut request = php_sys::Request::new();
+        let conn = php_request::ConnectionInfo {
+            peer: self.peer,
+            local: self.local,
+            docroot: self.core.docroot.path(),
+        };
+        if php_request::build(&mut request, head, &target, &conn, body.len()).is_err() {
+            return self.send_status(400, false).await;
+        }
+        let (events_tx, events_rx) = async_channel::bounded(8);
+        let job = PhpJob { request, body: RequestBody::new(body), events: events_tx };
+        if self.core.pool.submit(job).is_err() {
+            log::warn!("PHP queue full on this core: answering 503");
+            return self.send_status(503, keep_alive).await;
+        }
+        let head_only = head.method == "HEAD";
+        match events_rx.recv().await {
+            Ok(ResponseEvent::Complete { head: php_head, body }) => {
+                self.send_php_complete(head.version, &php_head, &body, head_only, keep_alive).await
+            }
+            Ok(ResponseEvent::Head(php_head)) => {
+                self.stream_php(head.version, &php_head, &events_rx, head_only, keep_alive).await
+            }
+            Ok(ResponseEvent::Body(_) | ResponseEvent::End) | Err(_) => {
+                self.send_status(500, false).await
+            }
+        }
+    }
+
+    async fn send_php_complete(
+        &mut self,
+        version: Version,
+        php_head: &ResponseHead,
+        body: &[u8],
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        let headers = header_refs(php_head);
+        let length = if status_has_no_body(php_head.status) {
+            BodyLength::None
+        } else if head_only {
+            BodyLength::None
+        } else {
+            BodyLength::Known(body.len() as u64)
+        };
+        self.output.clear();
+        response::write_head(&mut self.output, version, php_head.status, &headers, length, keep_alive);
+        if matches!(length, BodyLength::Known(_)) {
+            self.output.extend_from_slice(body);
+        }
+        self.flush_output().await?;
+        Ok(Exchange {
+            status: php_head.status,
+            bytes: if matches!(length, BodyLength::Known(_)) { body.len() as u64 } else { 0 },
+            keep_alive,
+        })
+    }
+
+    /// Streams a flushed PHP response: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+    async fn stream_php(
+        &mut self,
+        version: Version,
+        php_head: &ResponseHead,
+        events: &async_channel::Receiver<ResponseEvent>,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        let no_body = head_only || status_has_no_body(php_head.status);
+        let chunked = matches!(version, Version::Http11);
+        let keep_alive = keep_alive && (chunked || no_body);
+        let length = match (no_body, chunked) {
+            (true, _) => BodyLength::None,
+            (false, true) => BodyLength::Chunked,
+            (false, false) => BodyLength::CloseDelimited,
+        };
+        self.output.clear();
+        let headers = header_refs(php_head);
+        response::write_head(&mut self.output, version, php_head.status, &headers, length, keep_alive);
+        self.flush_output().await?;
+        let mut bytes = 0u64;
+        while let Ok(event) = events.recv().await {
+            match event {
+                ResponseEvent::Body(piece) => {
+                    if no_body {
+                        continue;
+                    }
+                    bytes += piece.len() as u64;
+                    if chunked {
+                        response::write_chunk(&mut self.output, &piece);
+                    } else {
+                        self.output.extend_from_slice(&piece);
+                    }
+                    self.flush_output().await?;
+                }
+                ResponseEvent::End => break,
+                ResponseEvent::Head(_) | ResponseEvent::Complete { .. } => {}
+            }
+        }
+        if chunked && !no_body {
+            response::write_last_chunk(&mut self.output);
+            self.flush_output().await?;
+        }
+        Ok(Exchange { status: php_head.status, bytes, keep_alive })
+    }
+
+    async fn serve_static(
+        &mut self,
+        head: &RequestHead,
+        path: &std::path::Path,
+        meta: &std::fs::Metadata,
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        let head_only = match head.method.as_str() {
+            "GET" => false,
+            "HEAD" => true,
+            _ => return self.send_method_not_allowed(keep_alive).await,
+        };
+        let request = StaticRequest {
+            head_only,
+            if_none_match: head.header("if-none-match"),
+            if_modified_since: head.header("if-modified-since"),
+            range: head.header("range"),
+            if_range: head.header("if-range"),
+            accept_encoding: if self.core.gzip { head.header("accept-encoding") } else { None },
+        };
+        let answer = static_files::respond(path, meta, &request);
+        let headers: Vec<(&str, &[u8])> =
+            answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let length = match (&answer.body, head_only) {
+            (_, true) if answer.status != 304 => BodyLength::HeadOnly(answer.content_length),
+            (StaticBody::Empty, _) => BodyLength::None,
+            (StaticBody::Bytes(bytes), _) => BodyLength::Known(bytes.len() as u64),
+            (StaticBody::File { len, .. }, _) => BodyLength::Known(*len),
+        };
+        self.output.clear();
+        response::write_head(&mut self.output, head.version, answer.status, &headers, length, keep_alive);
+        let bytes = match answer.body {
+            StaticBody::Empty => 0,
+            StaticBody::Bytes(bytes) => {
+                self.output.extend_from_slice(&bytes);
+                bytes.len() as u64
+            }
+            StaticBody::File { path, offset, len } => {
+                self.flush_output().await?;
+                self.send_file(&path, offset, len).await?;
+                len
+            }
+        };
+        self.flush_output().await?;
+        Ok(Exchange { status: answer.status, bytes, keep_alive })
+    }
+
+    /// Streams `len` bytes of a file from `offset`. Reads come from the page cache in large
+    /// pieces; the file is re-checked for truncation so a shrinking file ends the connection.
+    async fn send_file(&mut self, path: &std::path::Path, offset: u64, len: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(path)?;
+        let mut sent = 0u64;
+        let mut piece = vec![0u8; FILE_CHUNK.min(usize::try_from(len).unwrap_or(FILE_CHUNK))];
+        while sent < len {
+            let want = usize::try_from(len - sent).unwrap_or(FILE_CHUNK).min(piece.len());
+            let n = file.read_at(&mut piece[..want], offset + sent)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sent"));
+            }
+            self.stream.write_all(&piece[..n]).await?;
+            sent += n as u64;
+        }
+        Ok(())
+    }
+
+    async fn send_redirect(
+        &mut self,
+        head: &RequestHead,
+        location: &str,
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        self.output.clear();
+        let headers = [("Location", location.as_bytes())];
+        response::write_head(&mut self.output, head.version, 301, &headers, BodyLength::Known(0), keep_alive);
+        self.flush_output().await?;
+        Ok(Exchange { status: 301, bytes: 0, keep_alive })
+    }
+
+    async fn send_method_not_allowed(&mut self, keep_alive: bool) -> io::Result<Exchange> {
+        self.output.clear();
+        let headers = [("Allow", &b"GET, HEAD"[..])];
+        response::write_head(&mut self.output, Version::Http11, 405, &headers, BodyLength::Known(0), keep_alive);
+        self.flush_output().await?;
+        Ok(Exchange { status: 405, bytes: 0, keep_alive })
+    }
+
+    async fn send_status(&mut self, status: u16, keep_alive: bool) -> io::Result<Exchange> {
+        let bytes = self.send_error(status, keep_alive).await?;
+        Ok(Exchange { status, bytes, keep_alive })
+    }
+
+    /// Sends a small error page; returns the body size.
+    async fn send_error(&mut self, status: u16, keep_alive: bool) -> io::Result<u64> {
+        self.output.clear();
+        response::error_response(&mut self.output, status, keep_alive);
+        let size = self.output.len() as u64;
+        if self.head_request {
+            // The same head (Content-Length included) without the page.
+            if let Some(end) = memchr::memmem::find(&self.output, b"\r\n\r\n") {
+                self.output.truncate(end + 4);
+            }
+        }
+        self.flush_output().await?;
+        Ok(size)
+    }
+
+    async fn flush_output(&mut self) -> io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+}
+
+fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
+    head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
+}
+
+fn status_has_no_body(status: u16) -> bool {
+    matches!(status, 100..=199 | 204 | 304)
+}

@@ -1,0 +1,181 @@
+//! One core: a pinned glommio executor with its own `SO_REUSEPORT` listener, accepting
+//! connections and serving them with the core's PHP pool.
+
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::access_log::AccessLog;
+use crate::config::Config;
+use crate::http::request::Limits;
+use crate::php::PoolHandle;
+use crate::router::DocRoot;
+use crate::server::connection::Connection;
+use crate::server::shutdown::{CoreShutdown, StopFlag};
+
+/// Everything a core's connections share. Lives on the core's executor thread only.
+pub(crate) struct CoreContext {
+    pub(crate) docroot: DocRoot,
+    pub(crate) pool: PoolHandle,
+    pub(crate) limits: Limits,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) gzip: bool,
+    pub(crate) shutdown: CoreShutdown,
+    pub(crate) access_log: AccessLog,
+}
+
+/// What a core needs to start.
+pub(crate) struct CoreSpec {
+    pub(crate) index: usize,
+    pub(crate) cpu: Option<usize>,
+    pub(crate) config: Config,
+    pub(crate) docroot: DocRoot,
+    pub(crate) pool: PoolHandle,
+    pub(crate) stop: StopFlag,
+}
+
+/// Reports from a core to the main thread.
+pub(crate) enum CoreEvent {
+    /// The listener is bound; the core is serving.
+    Listening,
+    /// The core could not start.
+    Failed(String),
+}
+
+/// Starts the core's executor thread. Its outcome is reported on `events`.
+pub(crate) fn spawn(
+    spec: CoreSpec,
+    events: mpsc::Sender<CoreEvent>,
+) -> anyhow::Result<glommio::ExecutorJoinHandle<()>> {
+    let placement = match spec.cpu {
+        Some(cpu) => Placement::Fixed(cpu),
+        None => Placement::Unbound,
+    };
+    let failed = events.clone();
+    let handle = LocalExecutorBuilder::new(placement)
+        .name(&format!("core-{}", spec.index))
+        .io_memory(usize::try_from(spec.config.server.io_memory.0).unwrap_or(usize::MAX))
+        .spawn(move || async move {
+            if let Err(err) = run(spec, &events).await {
+                let _ = events.send(CoreEvent::Failed(format!("{err:#}")));
+            }
+        })
+        .map_err(|err| {
+            let message = explain_executor_error(&err.to_string());
+            let _ = failed.send(CoreEvent::Failed(message.clone()));
+            anyhow::anyhow!(message)
+        })?;
+    Ok(handle)
+}
+
+/// Turns glommio's start-up errors into advice on what to change.
+pub(crate) fn explain_executor_error(err: &str) -> String {
+    let lower = err.to_ascii_lowercase();
+    if lower.contains("operation not permitted") || lower.contains("function not implemented") {
+        format!(
+            "io_uring is unavailable ({err}). ePHPm needs Linux io_uring (kernel 5.19+). In a \
+             container, allow it: Docker/containerd's default seccomp profile blocks \
+             io_uring_setup, io_uring_enter and io_uring_register (run with a profile that \
+             allows them, e.g. --security-opt seccomp=<profile>), and check \
+             /proc/sys/kernel/io_uring_disabled is 0."
+        )
+    } else if lower.contains("cannot allocate memory") || lower.contains("out of memory") {
+        format!(
+            "not enough locked memory for io_uring ({err}). Raise the memlock limit \
+             (`ulimit -l`, or LimitMEMLOCK= in a systemd unit), run as root (CAP_IPC_LOCK), or \
+             lower server.io_memory in ephpm.toml."
+        )
+    } else {
+        format!("could not start the executor: {err}")
+    }
+}
+
+async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result<()> {
+    let server = &spec.config.server;
+    let listener = TcpListener::bind(server.listen)
+        .map_err(|err| anyhow::anyhow!("binding {}: {err}", server.listen))?;
+    let core = Rc::new(CoreContext {
+        docroot: spec.docroot.clone(),
+        pool: spec.pool.clone(),
+        limits: Limits {
+            max_header_bytes: usize::try_from(server.max_header_size.0).unwrap_or(usize::MAX),
+            max_headers: server.max_headers,
+            max_body_bytes: server.max_body_size.0,
+        },
+        header_read_timeout: server.header_read_timeout.0,
+        keep_alive_timeout: server.keep_alive_timeout.0,
+        gzip: server.gzip,
+        shutdown: CoreShutdown::new(),
+        access_log: AccessLog::open(&spec.config.log.access_log)?,
+    });
+    let _ = events.send(CoreEvent::Listening);
+
+    let watcher = {
+        let core = Rc::clone(&core);
+        let stop = spec.stop.clone();
+        glommio::spawn_local(async move { core.shutdown.watch(stop).await })
+    };
+    let flusher = {
+        let core = Rc::clone(&core);
+        glommio::spawn_local(async move { core.access_log.flush_periodically(&core.shutdown).await })
+    };
+    let active = Rc::new(std::cell::Cell::new(0usize));
+    accept_loop(&listener, &core, &active).await;
+    drop(listener);
+    drain(&core, &active, server.drain_timeout.0).await;
+    watcher.await;
+    flusher.await;
+    core.access_log.flush();
+    Ok(())
+}
+
+async fn accept_loop(listener: &TcpListener, core: &Rc<CoreContext>, active: &Rc<std::cell::Cell<usize>>) {
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            core.shutdown.wait().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => return,
+            Some(Ok(stream)) => stream,
+            Some(Err(err)) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                log::warn!("accept failed: {err}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let connection = match Connection::new(stream, Rc::clone(core)) {
+            Ok(connection) => connection,
+            Err(err) => {
+                log::debug!("dropping a connection: {err}");
+                continue;
+            }
+        };
+        active.set(active.get() + 1);
+        let active = Rc::clone(active);
+        glommio::spawn_local(async move {
+            connection.serve().await;
+            active.set(active.get() - 1);
+        })
+        .detach();
+    }
+}
+
+/// Lets in-flight requests finish, up to `limit`.
+async fn drain(core: &CoreContext, active: &std::cell::Cell<usize>, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while active.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(20)).await;
+    }
+    if active.get() > 0 {
+        log::warn!("drain timeout: closing {} connection(s) still open", active.get());
+    }
+    let _ = core;
+}

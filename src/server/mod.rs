@@ -1,0 +1,94 @@
+//! `ephpm serve`: starts PHP, one PHP pool and one executor per core, and runs until SIGTERM or
+//! SIGINT, then drains in-flight requests.
+
+mod connection;
+pub(crate) mod core;
+mod php_request;
+mod read_buffer;
+pub(crate) mod shutdown;
+
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+
+use crate::config::Config;
+use crate::php::{self, PhpPool};
+use crate::router::DocRoot;
+use shutdown::StopFlag;
+
+/// Serves `config` until a stop signal, then drains and returns.
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    let docroot = DocRoot::new(&config.server.document_root)
+        .with_context(|| format!("document root {}", config.server.document_root.display()))?;
+    let engine = php::start_server_engine(&config)?;
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = match config.server.cores {
+        0 => cpus.len().max(1),
+        n => n,
+    };
+    let stop = StopFlag::default();
+    stop.install_signal_handlers().context("installing signal handlers")?;
+
+    let mut pools = Vec::with_capacity(cores);
+    let mut executors = Vec::with_capacity(cores);
+    let (events_tx, events_rx) = mpsc::channel();
+    for index in 0..cores {
+        let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
+        let pool = PhpPool::start(engine, cpu, index, config.php.threads_per_core, config.server.queue_depth)
+            .context("starting PHP threads")?;
+        let spec = core::CoreSpec {
+            index,
+            cpu: cpu.map(|c| c.id),
+            config: config.clone(),
+            docroot: docroot.clone(),
+            pool: pool.handle(),
+            stop: stop.clone(),
+        };
+        pools.push(pool);
+        executors.push(core::spawn(spec, events_tx.clone())?);
+    }
+    drop(events_tx);
+    wait_until_listening(&events_rx, cores, &stop)?;
+    log::info!(
+        "ePHPm {} serving {} on http://{} ({cores} core(s), {} PHP thread(s) per core, PHP {})",
+        env!("CARGO_PKG_VERSION"),
+        docroot.path().display(),
+        config.server.listen,
+        config.php.threads_per_core,
+        php_sys::Engine::php_version(),
+    );
+
+    for executor in executors {
+        if let Err(err) = executor.join() {
+            log::error!("a core stopped with an error: {err}");
+        }
+    }
+    let deadline = Instant::now() + config.server.drain_timeout.0;
+    for pool in pools {
+        pool.join(deadline);
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+fn wait_until_listening(
+    events: &mpsc::Receiver<core::CoreEvent>,
+    cores: usize,
+    stop: &StopFlag,
+) -> anyhow::Result<()> {
+    for _ in 0..cores {
+        match events.recv() {
+            Ok(core::CoreEvent::Listening) => {}
+            Ok(core::CoreEvent::Failed(message)) => {
+                stop.trigger();
+                bail!("{message}");
+            }
+            Err(_) => {
+                stop.trigger();
+                bail!("a core exited during start-up");
+            }
+        }
+    }
+    Ok(())
+}
