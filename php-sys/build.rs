@@ -31,14 +31,18 @@ fn main() {
     println!("cargo:rerun-if-env-changed=EPHPM_PHP_PREFIX");
     println!("cargo:rerun-if-changed=csrc/ephpm_sapi.c");
     println!("cargo:rerun-if-changed=csrc/ephpm_sapi.h");
-    println!("cargo:rerun-if-changed={}", prefix.join("lib/libphp.so").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        prefix.join("lib/libphp.so").display()
+    );
 }
 
 fn php_prefix() -> PathBuf {
     if let Some(prefix) = env::var_os("EPHPM_PHP_PREFIX") {
         return PathBuf::from(prefix);
     }
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let current = manifest.join("../.cache/php/current");
     current.canonicalize().unwrap_or(current)
 }

@@ -38,7 +38,9 @@ impl AccessLog {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|err| io::Error::new(err.kind(), format!("access log {path}: {err}")))?,
+                    .map_err(|err| {
+                        io::Error::new(err.kind(), format!("access log {path}: {err}"))
+                    })?,
             ),
         };
         Ok(AccessLog {
@@ -91,7 +93,11 @@ impl AccessLog {
     /// Flushes once a second until shutdown.
     pub(crate) async fn flush_periodically(&self, shutdown: &CoreShutdown) {
         while !shutdown.is_triggered() {
-            future::or(glommio::timer::sleep(Duration::from_secs(1)), shutdown.wait()).await;
+            future::or(
+                glommio::timer::sleep(Duration::from_secs(1)),
+                shutdown.wait(),
+            )
+            .await;
             self.flush();
         }
     }

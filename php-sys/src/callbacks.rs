@@ -35,7 +35,11 @@ pub(crate) unsafe fn str_bytes<'a>(s: &ffi::ephpm_str) -> &'a [u8] {
 }
 
 /// Runs `f` with the request's handler; a panic is logged and turned into `fallback`.
-fn with_handler<T>(ctx: *mut c_void, fallback: T, f: impl FnOnce(&mut dyn ResponseHandler) -> T) -> T {
+fn with_handler<T>(
+    ctx: *mut c_void,
+    fallback: T,
+    f: impl FnOnce(&mut dyn ResponseHandler) -> T,
+) -> T {
     if ctx.is_null() {
         return fallback;
     }
@@ -76,8 +80,13 @@ unsafe extern "C" fn send_headers(
         // SAFETY: the shim passes an array of `count` entries valid for this call.
         unsafe { std::slice::from_raw_parts(lines, count) }
     };
-    let status = u16::try_from(status).ok().filter(|s| (100..=999).contains(s)).unwrap_or(500);
-    with_handler(ctx, (), |handler| handler.send_headers(status, HeaderLines { lines }));
+    let status = u16::try_from(status)
+        .ok()
+        .filter(|s| (100..=999).contains(s))
+        .unwrap_or(500);
+    with_handler(ctx, (), |handler| {
+        handler.send_headers(status, HeaderLines { lines })
+    });
 }
 
 unsafe extern "C" fn read_body(ctx: *mut c_void, buf: *mut c_char, len: usize) -> usize {

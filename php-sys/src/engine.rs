@@ -174,7 +174,10 @@ impl Drop for PhpThread {
 fn ini_entries(config: &EngineConfig) -> Result<String, EngineError> {
     let mut out = String::new();
     if config.opcache {
-        out.push_str(&format!("zend_extension={}\n", Engine::opcache_path().display()));
+        out.push_str(&format!(
+            "zend_extension={}\n",
+            Engine::opcache_path().display()
+        ));
     }
     for (key, value) in &config.ini {
         let bad = |s: &str| s.contains(['\n', '\r', '\0']);
@@ -206,14 +209,20 @@ mod tests {
             ini: vec![("memory_limit".into(), "1M\nextension=evil".into())],
             opcache: false,
         };
-        assert!(matches!(ini_entries(&config), Err(EngineError::InvalidIni { .. })));
+        assert!(matches!(
+            ini_entries(&config),
+            Err(EngineError::InvalidIni { .. })
+        ));
     }
 
     #[test]
     fn ini_entries_are_lines() {
         let config = EngineConfig {
             mode: Mode::Server,
-            ini: vec![("a".into(), "1".into()), ("b".into(), "E_ALL & ~E_NOTICE".into())],
+            ini: vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "E_ALL & ~E_NOTICE".into()),
+            ],
             opcache: false,
         };
         assert_eq!(ini_entries(&config).unwrap(), "a=1\nb=E_ALL & ~E_NOTICE\n");

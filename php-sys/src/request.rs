@@ -112,7 +112,10 @@ impl Request {
         let start = self.arena.len();
         self.arena.extend_from_slice(bytes);
         self.arena.push(0);
-        Ok(Span { start, len: bytes.len() })
+        Ok(Span {
+            start,
+            len: bytes.len(),
+        })
     }
 
     /// The request method (`GET`, `POST`, ...).
@@ -191,7 +194,10 @@ impl Request {
         let mut out = Vec::with_capacity(pairs.len() * 2);
         for (name, value) in pairs {
             for span in [name, value] {
-                out.push(ffi::ephpm_str { ptr: self.c_str(*span), len: span.len });
+                out.push(ffi::ephpm_str {
+                    ptr: self.c_str(*span),
+                    len: span.len,
+                });
             }
         }
         out

@@ -40,7 +40,9 @@ impl ResponseHandler for Collected {
     }
     fn send_headers(&mut self, status: u16, headers: HeaderLines<'_>) {
         self.status = status;
-        self.headers = headers.map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+        self.headers = headers
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
     }
     fn write(&mut self, data: &[u8]) -> bool {
         self.body.extend_from_slice(data);
@@ -51,7 +53,9 @@ impl ResponseHandler for Collected {
 }
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name)
 }
 
 fn run(name: &str, setup: impl FnOnce(&mut Request), body: &[u8]) -> Collected {
@@ -62,7 +66,10 @@ fn run(name: &str, setup: impl FnOnce(&mut Request), body: &[u8]) -> Collected {
     request.set_query_string(b"").unwrap();
     request.set_script_filename(&script(name)).unwrap();
     setup(&mut request);
-    let mut out = Collected { request_body: body.to_vec(), ..Collected::default() };
+    let mut out = Collected {
+        request_body: body.to_vec(),
+        ..Collected::default()
+    };
     thread.execute(&request, &mut out);
     out
 }
@@ -78,7 +85,11 @@ fn runs_a_script_with_query_and_headers() {
         b"",
     );
     assert_eq!(out.status, 200);
-    assert!(out.headers.iter().any(|h| h == "X-Test: yes"), "{:?}", out.headers);
+    assert!(
+        out.headers.iter().any(|h| h == "X-Test: yes"),
+        "{:?}",
+        out.headers
+    );
     assert_eq!(String::from_utf8_lossy(&out.body), "Hello GET ann");
 }
 
@@ -92,7 +103,8 @@ fn opcache_is_enabled_and_sapi_is_ours() {
                 r.set_method("POST").unwrap();
                 r.add_server_var("CUSTOM_VAR", b"v").unwrap();
                 r.set_cookie(b"c=cookie-value").unwrap();
-                r.set_content_type(b"application/x-www-form-urlencoded").unwrap();
+                r.set_content_type(b"application/x-www-form-urlencoded")
+                    .unwrap();
                 r.set_content_length(9);
                 r.add_header("X-Custom", b"h").unwrap();
             },

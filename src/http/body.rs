@@ -181,11 +181,6 @@ impl BodyDecoder {
         self.state == State::Done
     }
 
-    /// How many payload bytes have been decoded so far.
-    pub fn decoded_len(&self) -> u64 {
-        self.decoded_len
-    }
-
     /// Fails if `upcoming` more payload bytes would exceed the limit.
     fn check_limit(&self, upcoming: u64) -> Result<(), BodyError> {
         match self.decoded_len.checked_add(upcoming) {
@@ -342,7 +337,7 @@ mod tests {
         let mut decoder = BodyDecoder::new(&framing, LIMIT);
         let mut body = Vec::new();
         let decoded = decoder.decode(input, &mut body)?;
-        assert_eq!(decoder.decoded_len(), body.len() as u64);
+        assert_eq!(decoder.decoded_len, body.len() as u64);
         Ok((body, decoded))
     }
 
@@ -404,7 +399,7 @@ mod tests {
         assert_eq!(decoder.decode(b"", &mut body).unwrap().consumed, 0);
         let first = decoder.decode(b"abcd", &mut body).unwrap();
         assert_eq!((first.consumed, first.done), (4, false));
-        assert_eq!(decoder.decoded_len(), 4);
+        assert_eq!(decoder.decoded_len, 4);
         let second = decoder.decode(b"efgh", &mut body).unwrap();
         assert_eq!((second.consumed, second.done), (2, true));
         assert_eq!(body, b"abcdef");
@@ -627,7 +622,7 @@ mod tests {
             .decode(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", &mut Vec::new())
             .unwrap();
         assert!(decoded.done);
-        assert_eq!(decoder.decoded_len(), 5);
+        assert_eq!(decoder.decoded_len, 5);
     }
 
     #[test]

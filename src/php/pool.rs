@@ -85,7 +85,10 @@ impl PhpPool {
             handles.push(handle);
         }
         Ok(PhpPool {
-            handle: PoolHandle { jobs: jobs_tx, busy },
+            handle: PoolHandle {
+                jobs: jobs_tx,
+                busy,
+            },
             threads: handles,
         })
     }

@@ -121,7 +121,10 @@ impl ChannelResponder {
 }
 
 fn default_head() -> ResponseHead {
-    ResponseHead { status: 200, headers: Vec::new() }
+    ResponseHead {
+        status: 200,
+        headers: Vec::new(),
+    }
 }
 
 /// Splits a `Name: value` header line; None for lines without a valid name.
@@ -205,7 +208,10 @@ mod tests {
     fn flush_streams_head_body_and_end() {
         let (tx, rx) = async_channel::unbounded();
         let mut responder = ChannelResponder::new(tx, RequestBody::default());
-        responder.head = Some(ResponseHead { status: 201, headers: vec![] });
+        responder.head = Some(ResponseHead {
+            status: 201,
+            headers: vec![],
+        });
         responder.write(b"a");
         responder.flush();
         responder.write(b"b");

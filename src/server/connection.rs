@@ -111,8 +111,8 @@ impl Connection {
     async fn read_head(&mut self) -> io::Result<HeadRead> {
         let core = Rc::clone(&self.core);
         let limits = &core.limits;
-        let mut deadline = (!self.input.is_empty())
-            .then(|| Instant::now() + self.core.header_read_timeout);
+        let mut deadline =
+            (!self.input.is_empty()).then(|| Instant::now() + self.core.header_read_timeout);
         loop {
             match parse_head(self.input.filled(), limits) {
                 Ok(Some((head, used))) => {
@@ -153,19 +153,19 @@ impl Connection {
     async fn read_idle(&mut self) -> io::Result<Option<usize>> {
         let core = Rc::clone(&self.core);
         let idle_deadline = Instant::now() + core.keep_alive_timeout;
-        if let Some(n) = self.read_within(HOT_IDLE.min(core.keep_alive_timeout)).await? {
+        if let Some(n) = self
+            .read_within(HOT_IDLE.min(core.keep_alive_timeout))
+            .await?
+        {
             return Ok(Some(n));
         }
         self.input.release_if_empty();
         let left = idle_deadline.saturating_duration_since(Instant::now());
         let mut probe = [0u8; 1];
-        let readable = future::or(
-            async { Some(self.stream.peek(&mut probe).await) },
-            async {
-                future::or(glommio::timer::sleep(left), core.shutdown.wait()).await;
-                None
-            },
-        )
+        let readable = future::or(async { Some(self.stream.peek(&mut probe).await) }, async {
+            future::or(glommio::timer::sleep(left), core.shutdown.wait()).await;
+            None
+        })
         .await;
         match readable {
             Some(Ok(0)) => Ok(Some(0)),
@@ -209,12 +209,20 @@ impl Connection {
             Ok(body) => body,
             Err(status) => {
                 let bytes = self.send_error(status, false).await?;
-                return Ok(Exchange { status, bytes, keep_alive: false });
+                return Ok(Exchange {
+                    status,
+                    bytes,
+                    keep_alive: false,
+                });
             }
         };
         let route = router::resolve(&self.core.docroot, &head.path);
         match route {
-            Route::Php { script_filename, script_name, path_info } => {
+            Route::Php {
+                script_filename,
+                script_name,
+                path_info,
+            } => {
                 let php = php_request::PhpTarget {
                     script_filename: &script_filename,
                     script_name: &script_name,
@@ -222,7 +230,9 @@ impl Connection {
                 };
                 self.serve_php(&head, php, body, keep_alive).await
             }
-            Route::Static { path, meta } => self.serve_static(&head, &path, &meta, keep_alive).await,
+            Route::Static { path, meta } => {
+                self.serve_static(&head, &path, &meta, keep_alive).await
+            }
             Route::RedirectToDir { location } => {
                 let location = if head.query.is_empty() {
                     location
@@ -292,18 +302,31 @@ impl Connection {
             return self.send_status(400, false).await;
         }
         let (events_tx, events_rx) = async_channel::bounded(8);
-        let job = PhpJob { request, body: RequestBody::new(body), events: events_tx };
+        let job = PhpJob {
+            request,
+            body: RequestBody::new(body),
+            events: events_tx,
+        };
         if self.core.pool.submit(job).is_err() {
-            log::warn!("PHP queue full on this core: answering 503");
+            log::warn!(
+                "PHP queue full on this core ({} threads busy, {} queued): answering 503",
+                self.core.pool.busy(),
+                self.core.pool.queued()
+            );
             return self.send_status(503, keep_alive).await;
         }
         let head_only = head.method == "HEAD";
         match events_rx.recv().await {
-            Ok(ResponseEvent::Complete { head: php_head, body }) => {
-                self.send_php_complete(head.version, &php_head, &body, head_only, keep_alive).await
+            Ok(ResponseEvent::Complete {
+                head: php_head,
+                body,
+            }) => {
+                self.send_php_complete(head.version, &php_head, &body, head_only, keep_alive)
+                    .await
             }
             Ok(ResponseEvent::Head(php_head)) => {
-                self.stream_php(head.version, &php_head, &events_rx, head_only, keep_alive).await
+                self.stream_php(head.version, &php_head, &events_rx, head_only, keep_alive)
+                    .await
             }
             Ok(ResponseEvent::Body(_) | ResponseEvent::End) | Err(_) => {
                 self.send_status(500, false).await
@@ -320,22 +343,31 @@ impl Connection {
         keep_alive: bool,
     ) -> io::Result<Exchange> {
         let headers = header_refs(php_head);
-        let length = if status_has_no_body(php_head.status) {
-            BodyLength::None
-        } else if head_only {
+        let length = if head_only || status_has_no_body(php_head.status) {
             BodyLength::None
         } else {
             BodyLength::Known(body.len() as u64)
         };
         self.output.clear();
-        response::write_head(&mut self.output, version, php_head.status, &headers, length, keep_alive);
+        response::write_head(
+            &mut self.output,
+            version,
+            php_head.status,
+            &headers,
+            length,
+            keep_alive,
+        );
         if matches!(length, BodyLength::Known(_)) {
             self.output.extend_from_slice(body);
         }
         self.flush_output().await?;
         Ok(Exchange {
             status: php_head.status,
-            bytes: if matches!(length, BodyLength::Known(_)) { body.len() as u64 } else { 0 },
+            bytes: if matches!(length, BodyLength::Known(_)) {
+                body.len() as u64
+            } else {
+                0
+            },
             keep_alive,
         })
     }
@@ -359,7 +391,14 @@ impl Connection {
         };
         self.output.clear();
         let headers = header_refs(php_head);
-        response::write_head(&mut self.output, version, php_head.status, &headers, length, keep_alive);
+        response::write_head(
+            &mut self.output,
+            version,
+            php_head.status,
+            &headers,
+            length,
+            keep_alive,
+        );
         self.flush_output().await?;
         let mut bytes = 0u64;
         while let Ok(event) = events.recv().await {
@@ -384,7 +423,11 @@ impl Connection {
             response::write_last_chunk(&mut self.output);
             self.flush_output().await?;
         }
-        Ok(Exchange { status: php_head.status, bytes, keep_alive })
+        Ok(Exchange {
+            status: php_head.status,
+            bytes,
+            keep_alive,
+        })
     }
 
     async fn serve_static(
@@ -405,11 +448,18 @@ impl Connection {
             if_modified_since: head.header("if-modified-since"),
             range: head.header("range"),
             if_range: head.header("if-range"),
-            accept_encoding: if self.core.gzip { head.header("accept-encoding") } else { None },
+            accept_encoding: if self.core.gzip {
+                head.header("accept-encoding")
+            } else {
+                None
+            },
         };
         let answer = static_files::respond(path, meta, &request);
-        let headers: Vec<(&str, &[u8])> =
-            answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let headers: Vec<(&str, &[u8])> = answer
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
         let length = match (&answer.body, head_only) {
             (_, true) if answer.status != 304 => BodyLength::HeadOnly(answer.content_length),
             (StaticBody::Empty, _) => BodyLength::None,
@@ -417,7 +467,14 @@ impl Connection {
             (StaticBody::File { len, .. }, _) => BodyLength::Known(*len),
         };
         self.output.clear();
-        response::write_head(&mut self.output, head.version, answer.status, &headers, length, keep_alive);
+        response::write_head(
+            &mut self.output,
+            head.version,
+            answer.status,
+            &headers,
+            length,
+            keep_alive,
+        );
         let bytes = match answer.body {
             StaticBody::Empty => 0,
             StaticBody::Bytes(bytes) => {
@@ -431,7 +488,11 @@ impl Connection {
             }
         };
         self.flush_output().await?;
-        Ok(Exchange { status: answer.status, bytes, keep_alive })
+        Ok(Exchange {
+            status: answer.status,
+            bytes,
+            keep_alive,
+        })
     }
 
     /// Streams `len` bytes of a file from `offset`. Reads come from the page cache in large
@@ -442,10 +503,15 @@ impl Connection {
         let mut sent = 0u64;
         let mut piece = vec![0u8; FILE_CHUNK.min(usize::try_from(len).unwrap_or(FILE_CHUNK))];
         while sent < len {
-            let want = usize::try_from(len - sent).unwrap_or(FILE_CHUNK).min(piece.len());
+            let want = usize::try_from(len - sent)
+                .unwrap_or(FILE_CHUNK)
+                .min(piece.len());
             let n = file.read_at(&mut piece[..want], offset + sent)?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sent"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while sent",
+                ));
             }
             self.stream.write_all(&piece[..n]).await?;
             sent += n as u64;
@@ -461,22 +527,48 @@ impl Connection {
     ) -> io::Result<Exchange> {
         self.output.clear();
         let headers = [("Location", location.as_bytes())];
-        response::write_head(&mut self.output, head.version, 301, &headers, BodyLength::Known(0), keep_alive);
+        response::write_head(
+            &mut self.output,
+            head.version,
+            301,
+            &headers,
+            BodyLength::Known(0),
+            keep_alive,
+        );
         self.flush_output().await?;
-        Ok(Exchange { status: 301, bytes: 0, keep_alive })
+        Ok(Exchange {
+            status: 301,
+            bytes: 0,
+            keep_alive,
+        })
     }
 
     async fn send_method_not_allowed(&mut self, keep_alive: bool) -> io::Result<Exchange> {
         self.output.clear();
         let headers = [("Allow", &b"GET, HEAD"[..])];
-        response::write_head(&mut self.output, Version::Http11, 405, &headers, BodyLength::Known(0), keep_alive);
+        response::write_head(
+            &mut self.output,
+            Version::Http11,
+            405,
+            &headers,
+            BodyLength::Known(0),
+            keep_alive,
+        );
         self.flush_output().await?;
-        Ok(Exchange { status: 405, bytes: 0, keep_alive })
+        Ok(Exchange {
+            status: 405,
+            bytes: 0,
+            keep_alive,
+        })
     }
 
     async fn send_status(&mut self, status: u16, keep_alive: bool) -> io::Result<Exchange> {
         let bytes = self.send_error(status, keep_alive).await?;
-        Ok(Exchange { status, bytes, keep_alive })
+        Ok(Exchange {
+            status,
+            bytes,
+            keep_alive,
+        })
     }
 
     /// Sends a small error page; returns the body size.
@@ -504,7 +596,10 @@ impl Connection {
 }
 
 fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
-    head.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
+    head.headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect()
 }
 
 fn status_has_no_body(status: u16) -> bool {

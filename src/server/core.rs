@@ -122,7 +122,9 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
     };
     let flusher = {
         let core = Rc::clone(&core);
-        glommio::spawn_local(async move { core.access_log.flush_periodically(&core.shutdown).await })
+        glommio::spawn_local(
+            async move { core.access_log.flush_periodically(&core.shutdown).await },
+        )
     };
     let active = Rc::new(std::cell::Cell::new(0usize));
     accept_loop(&listener, &core, &active).await;
@@ -134,7 +136,11 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
     Ok(())
 }
 
-async fn accept_loop(listener: &TcpListener, core: &Rc<CoreContext>, active: &Rc<std::cell::Cell<usize>>) {
+async fn accept_loop(
+    listener: &TcpListener,
+    core: &Rc<CoreContext>,
+    active: &Rc<std::cell::Cell<usize>>,
+) {
     loop {
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             core.shutdown.wait().await;
@@ -175,7 +181,10 @@ async fn drain(core: &CoreContext, active: &std::cell::Cell<usize>, limit: Durat
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
     if active.get() > 0 {
-        log::warn!("drain timeout: closing {} connection(s) still open", active.get());
+        log::warn!(
+            "drain timeout: closing {} connection(s) still open",
+            active.get()
+        );
     }
     let _ = core;
 }

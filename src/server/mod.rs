@@ -28,15 +28,22 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         n => n,
     };
     let stop = StopFlag::default();
-    stop.install_signal_handlers().context("installing signal handlers")?;
+    stop.install_signal_handlers()
+        .context("installing signal handlers")?;
 
     let mut pools = Vec::with_capacity(cores);
     let mut executors = Vec::with_capacity(cores);
     let (events_tx, events_rx) = mpsc::channel();
     for index in 0..cores {
         let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
-        let pool = PhpPool::start(engine, cpu, index, config.php.threads_per_core, config.server.queue_depth)
-            .context("starting PHP threads")?;
+        let pool = PhpPool::start(
+            engine,
+            cpu,
+            index,
+            config.php.threads_per_core,
+            config.server.queue_depth,
+        )
+        .context("starting PHP threads")?;
         let spec = core::CoreSpec {
             index,
             cpu: cpu.map(|c| c.id),

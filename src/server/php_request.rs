@@ -93,7 +93,14 @@ fn add_server_vars(
     var("SERVER_PROTOCOL", protocol.as_bytes())?;
     var("GATEWAY_INTERFACE", b"CGI/1.1")?;
     var("REQUEST_SCHEME", b"http")?;
-    var("SERVER_NAME", if server_name.is_empty() { local_ip.as_bytes() } else { server_name })?;
+    var(
+        "SERVER_NAME",
+        if server_name.is_empty() {
+            local_ip.as_bytes()
+        } else {
+            server_name
+        },
+    )?;
     var("SERVER_ADDR", local_ip.as_bytes())?;
     var("SERVER_PORT", conn.local.port().to_string().as_bytes())?;
     var("REMOTE_ADDR", conn.peer.ip().to_string().as_bytes())?;
@@ -134,15 +141,28 @@ fn add_header_var(
     {
         return Ok(());
     }
-    let first = head.headers.iter().position(|h| h.name.eq_ignore_ascii_case(name));
+    let first = head
+        .headers
+        .iter()
+        .position(|h| h.name.eq_ignore_ascii_case(name));
     let is_first = first.is_some_and(|i| std::ptr::eq(head.headers[i].name.as_str(), name));
     if !is_first {
         return Ok(());
     }
     let mut var_name = String::with_capacity(5 + name.len());
     var_name.push_str("HTTP_");
-    var_name.extend(name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
-    let separator: &[u8] = if name.eq_ignore_ascii_case("cookie") { b"; " } else { b", " };
+    var_name.extend(name.chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
+    let separator: &[u8] = if name.eq_ignore_ascii_case("cookie") {
+        b"; "
+    } else {
+        b", "
+    };
     match joined_header(head, name, separator) {
         Some(value) => var(&var_name, &value),
         None => Ok(()),
@@ -151,7 +171,10 @@ fn add_header_var(
 
 /// All values of a header joined with `separator`, or None when absent.
 fn joined_header(head: &RequestHead, name: &str, separator: &[u8]) -> Option<Vec<u8>> {
-    let mut values = head.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name));
+    let mut values = head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name));
     let mut joined = values.next()?.value.clone();
     for more in values {
         joined.extend_from_slice(separator);

@@ -42,7 +42,10 @@ pub(crate) struct CoreShutdown {
 
 impl CoreShutdown {
     pub(crate) fn new() -> CoreShutdown {
-        CoreShutdown { triggered: std::cell::Cell::new(false), event: Event::new() }
+        CoreShutdown {
+            triggered: std::cell::Cell::new(false),
+            event: Event::new(),
+        }
     }
 
     /// True once shutdown began on this core.
