@@ -20,8 +20,13 @@ use crate::server::php_request;
 use crate::server::read_buffer::ReadBuffer;
 use crate::static_files::{self, StaticBody, StaticRequest};
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes asked of the socket per read while reading a request head. Most heads fit; bigger
+/// ones grow the buffer. Kept small so that many keep-alive connections cost little memory.
+const HEAD_READ_CHUNK: usize = 2 * 1024;
+/// Bytes asked of the socket per read while reading a request body.
+const BODY_READ_CHUNK: usize = 64 * 1024;
+/// Buffers bigger than this are given back after a request instead of kept for the next one.
+const KEEP_BUFFER_CAPACITY: usize = 8 * 1024;
 /// Pieces in which static files are streamed.
 const FILE_CHUNK: usize = 256 * 1024;
 /// How long a keep-alive connection keeps its read buffer while idle before releasing it.
@@ -84,6 +89,10 @@ impl Connection {
             let user_agent = head.header("user-agent").map(<[u8]>::to_vec);
             let result = self.exchange(head).await;
             self.head_request = false;
+            self.input.shrink_if_empty(KEEP_BUFFER_CAPACITY);
+            if self.output.capacity() > KEEP_BUFFER_CAPACITY {
+                self.output = Vec::new();
+            }
             let (status, bytes, keep_alive) = match &result {
                 Ok(ex) => (ex.status, ex.bytes, ex.keep_alive),
                 Err(_) => (0, 0, false),
@@ -129,7 +138,7 @@ impl Connection {
                 None => self.read_idle().await?,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    match self.read_within(left).await? {
+                    match self.read_within(left, HEAD_READ_CHUNK).await? {
                         Some(n) => Some(n),
                         None => {
                             self.send_error(408, false).await?;
@@ -154,7 +163,7 @@ impl Connection {
         let core = Rc::clone(&self.core);
         let idle_deadline = Instant::now() + core.keep_alive_timeout;
         if let Some(n) = self
-            .read_within(HOT_IDLE.min(core.keep_alive_timeout))
+            .read_within(HOT_IDLE.min(core.keep_alive_timeout), HEAD_READ_CHUNK)
             .await?
         {
             return Ok(Some(n));
@@ -169,7 +178,10 @@ impl Connection {
         .await;
         match readable {
             Some(Ok(0)) => Ok(Some(0)),
-            Some(Ok(_)) => self.read_within(core.header_read_timeout).await,
+            Some(Ok(_)) => {
+                self.read_within(core.header_read_timeout, HEAD_READ_CHUNK)
+                    .await
+            }
             Some(Err(err)) => Err(err.into()),
             None => Ok(None),
         }
@@ -177,10 +189,10 @@ impl Connection {
 
     /// One read into the input buffer, or None if `limit` passes first (or shutdown begins
     /// while nothing is buffered).
-    async fn read_within(&mut self, limit: Duration) -> io::Result<Option<usize>> {
+    async fn read_within(&mut self, limit: Duration, chunk: usize) -> io::Result<Option<usize>> {
         let core = Rc::clone(&self.core);
         let idle = self.input.is_empty();
-        let spare = self.input.spare(READ_CHUNK);
+        let spare = self.input.spare(chunk);
         let stream = &mut self.stream;
         let outcome = future::or(async { Some(stream.read(spare).await) }, async {
             if idle {
@@ -277,7 +289,10 @@ impl Connection {
             if decoder.is_done() {
                 return Ok(Ok(body));
             }
-            match self.read_within(self.core.header_read_timeout).await? {
+            match self
+                .read_within(self.core.header_read_timeout, BODY_READ_CHUNK)
+                .await?
+            {
                 Some(0) => return Ok(Err(400)),
                 Some(_) => {}
                 None => return Ok(Err(408)),

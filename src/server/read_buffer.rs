@@ -49,6 +49,13 @@ impl ReadBuffer {
         self.end = (self.end + n).min(self.data.len());
     }
 
+    /// Frees the allocation when nothing is buffered and it is bigger than `max` bytes.
+    pub(crate) fn shrink_if_empty(&mut self, max: usize) {
+        if self.is_empty() && self.data.len() > max {
+            self.data = Vec::new();
+        }
+    }
+
     /// Frees the allocation when nothing is buffered (idle keep-alive connections).
     pub(crate) fn release_if_empty(&mut self) {
         if self.is_empty() {
