@@ -66,33 +66,14 @@ pub(crate) fn spawn(
             }
         })
         .map_err(|err| {
-            let message = explain_executor_error(&err.to_string());
+            let message = match &err {
+                glommio::GlommioError::IoError(io) => super::preflight::explain_io_uring_error(io),
+                other => format!("could not start the executor: {other}"),
+            };
             let _ = failed.send(CoreEvent::Failed(message.clone()));
             anyhow::anyhow!(message)
         })?;
     Ok(handle)
-}
-
-/// Turns glommio's start-up errors into advice on what to change.
-pub(crate) fn explain_executor_error(err: &str) -> String {
-    let lower = err.to_ascii_lowercase();
-    if lower.contains("operation not permitted") || lower.contains("function not implemented") {
-        format!(
-            "io_uring is unavailable ({err}). ePHPm needs Linux io_uring (kernel 5.19+). In a \
-             container, allow it: Docker/containerd's default seccomp profile blocks \
-             io_uring_setup, io_uring_enter and io_uring_register (run with a profile that \
-             allows them, e.g. --security-opt seccomp=<profile>), and check \
-             /proc/sys/kernel/io_uring_disabled is 0."
-        )
-    } else if lower.contains("cannot allocate memory") || lower.contains("out of memory") {
-        format!(
-            "not enough locked memory for io_uring ({err}). Raise the memlock limit \
-             (`ulimit -l`, or LimitMEMLOCK= in a systemd unit), run as root (CAP_IPC_LOCK), or \
-             lower server.io_memory in ephpm.toml."
-        )
-    } else {
-        format!("could not start the executor: {err}")
-    }
 }
 
 async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 mod connection;
 pub(crate) mod core;
 mod php_request;
+mod preflight;
 mod read_buffer;
 pub(crate) mod shutdown;
 
@@ -21,6 +22,7 @@ use shutdown::StopFlag;
 pub fn serve(config: Config) -> anyhow::Result<()> {
     let docroot = DocRoot::new(&config.server.document_root)
         .with_context(|| format!("document root {}", config.server.document_root.display()))?;
+    preflight::check_io_uring()?;
     let engine = php::start_server_engine(&config)?;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let cores = match config.server.cores {
@@ -93,7 +95,7 @@ fn wait_until_listening(
             }
             Err(_) => {
                 stop.trigger();
-                bail!("a core exited during start-up");
+                bail!("a core exited during start-up (see the message above)");
             }
         }
     }
