@@ -11,7 +11,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_lite::future;
 
+use crate::http::request::RequestHead;
 use crate::server::shutdown::CoreShutdown;
+
+/// What the log keeps of a request head (taken only when the log is on).
+pub struct RequestSummary {
+    request_line: String,
+    referer: Option<Vec<u8>>,
+    user_agent: Option<Vec<u8>>,
+}
+
+impl RequestSummary {
+    /// Captures the logged parts of `head`.
+    pub fn of(head: &RequestHead) -> RequestSummary {
+        let version = match head.version {
+            crate::http::request::Version::Http10 => "HTTP/1.0",
+            crate::http::request::Version::Http11 => "HTTP/1.1",
+        };
+        RequestSummary {
+            request_line: format!("{} {} {version}", head.method, head.target),
+            referer: head.header("referer").map(<[u8]>::to_vec),
+            user_agent: head.header("user-agent").map(<[u8]>::to_vec),
+        }
+    }
+}
 
 /// A core's access log writer (or nothing, when the log is off).
 pub struct AccessLog {
@@ -52,16 +75,18 @@ impl AccessLog {
         })
     }
 
+    /// True unless the log is off (callers skip collecting what it would record).
+    pub fn is_enabled(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Records one request.
-    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         client: IpAddr,
-        request_line: &str,
+        request: &RequestSummary,
         status: u16,
         bytes: u64,
-        referer: Option<&[u8]>,
-        user_agent: Option<&[u8]>,
         elapsed: Duration,
     ) {
         let Some(sink) = &self.sink else { return };
@@ -76,9 +101,9 @@ impl AccessLog {
         let _ = writeln!(
             out,
             "{client} - - [{time}] \"{}\" {status} {bytes} \"{}\" \"{}\" {:.3}",
-            escape(request_line.as_bytes()),
-            escape(referer.unwrap_or(b"-")),
-            escape(user_agent.unwrap_or(b"-")),
+            escape(request.request_line.as_bytes()),
+            escape(request.referer.as_deref().unwrap_or(b"-")),
+            escape(request.user_agent.as_deref().unwrap_or(b"-")),
             elapsed.as_secs_f64(),
         );
     }

@@ -10,6 +10,7 @@ use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
+use crate::access_log::RequestSummary;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{parse_head, BodyFraming, RequestHead, Version};
 use crate::http::response::{self, BodyLength};
@@ -84,30 +85,28 @@ impl Connection {
                 Ok(HeadRead::Close) | Err(_) => break,
             };
             let started = Instant::now();
-            let request_line = format!("{} {}", head.method, head.target);
-            let referer = head.header("referer").map(<[u8]>::to_vec);
-            let user_agent = head.header("user-agent").map(<[u8]>::to_vec);
+            let summary = self
+                .core
+                .access_log
+                .is_enabled()
+                .then(|| RequestSummary::of(&head));
             let result = self.exchange(head).await;
             self.head_request = false;
             self.input.shrink_if_empty(KEEP_BUFFER_CAPACITY);
             if self.output.capacity() > KEEP_BUFFER_CAPACITY {
                 self.output = Vec::new();
             }
-            let (status, bytes, keep_alive) = match &result {
-                Ok(ex) => (ex.status, ex.bytes, ex.keep_alive),
-                Err(_) => (0, 0, false),
-            };
-            if status != 0 {
+            let Ok(exchange) = result else { break };
+            if let Some(summary) = summary {
                 self.core.access_log.record(
                     self.peer.ip(),
-                    &request_line,
-                    status,
-                    bytes,
-                    referer.as_deref(),
-                    user_agent.as_deref(),
+                    &summary,
+                    exchange.status,
+                    exchange.bytes,
                     started.elapsed(),
                 );
             }
+            let keep_alive = exchange.keep_alive;
             if !keep_alive || self.core.shutdown.is_triggered() {
                 break;
             }
