@@ -89,6 +89,17 @@ impl Request {
         Request::default()
     }
 
+    /// An empty request with room for `bytes` of strings and `vars` server variables, so a
+    /// typical request is built without reallocating.
+    pub fn with_capacity(bytes: usize, vars: usize) -> Request {
+        Request {
+            arena: Vec::with_capacity(bytes),
+            server_vars: Vec::with_capacity(vars),
+            headers: Vec::with_capacity(vars / 2),
+            ..Request::default()
+        }
+    }
+
     /// Forgets everything, keeping the allocated capacity.
     pub fn clear(&mut self) {
         self.arena.clear();

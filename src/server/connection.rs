@@ -306,7 +306,7 @@ impl Connection {
         body: Vec<u8>,
         keep_alive: bool,
     ) -> io::Result<Exchange> {
-        let mut request = php_sys::Request::new();
+        let mut request = php_sys::Request::with_capacity(4096, 48);
         let conn = php_request::ConnectionInfo {
             peer: self.peer,
             local: self.local,
@@ -476,7 +476,8 @@ impl Connection {
             .collect();
         let length = match (&answer.body, head_only) {
             (_, true) if answer.status != 304 => BodyLength::HeadOnly(answer.content_length),
-            (StaticBody::Empty, _) => BodyLength::None,
+            (StaticBody::Empty, _) if answer.status == 304 => BodyLength::None,
+            (StaticBody::Empty, _) => BodyLength::Known(0),
             (StaticBody::Bytes(bytes), _) => BodyLength::Known(bytes.len() as u64),
             (StaticBody::File { len, .. }, _) => BodyLength::Known(*len),
         };
