@@ -540,38 +540,38 @@ impl Connection {
         location: &str,
         keep_alive: bool,
     ) -> io::Result<Exchange> {
-        self.output.clear();
         let headers = [("Location", location.as_bytes())];
-        response::write_head(
-            &mut self.output,
-            head.version,
-            301,
-            &headers,
-            BodyLength::Known(0),
-            keep_alive,
-        );
-        self.flush_output().await?;
-        Ok(Exchange {
-            status: 301,
-            bytes: 0,
-            keep_alive,
-        })
+        self.send_empty(head.version, 301, &headers, keep_alive)
+            .await
     }
 
     async fn send_method_not_allowed(&mut self, keep_alive: bool) -> io::Result<Exchange> {
-        self.output.clear();
         let headers = [("Allow", &b"GET, HEAD"[..])];
+        self.send_empty(Version::Http11, 405, &headers, keep_alive)
+            .await
+    }
+
+    /// Sends a response with the given headers and an empty body.
+    async fn send_empty(
+        &mut self,
+        version: Version,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        keep_alive: bool,
+    ) -> io::Result<Exchange> {
+        self.output.clear();
+        let length = BodyLength::Known(0);
         response::write_head(
             &mut self.output,
-            Version::Http11,
-            405,
-            &headers,
-            BodyLength::Known(0),
+            version,
+            status,
+            headers,
+            length,
             keep_alive,
         );
         self.flush_output().await?;
         Ok(Exchange {
-            status: 405,
+            status,
             bytes: 0,
             keep_alive,
         })
