@@ -30,6 +30,12 @@ const BODY_READ_CHUNK: usize = 64 * 1024;
 const KEEP_BUFFER_CAPACITY: usize = 8 * 1024;
 /// Pieces in which static files are streamed.
 const FILE_CHUNK: usize = 256 * 1024;
+/// After refusing a request whose body is still arriving, unread input is discarded for up to
+/// this long (or [`LINGER_BYTES`]) before closing, so the client reads the error instead of a
+/// connection reset (nginx's lingering close).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// See [`LINGER_TIME`].
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// How long a keep-alive connection keeps its read buffer while idle before releasing it.
 const HOT_IDLE: Duration = Duration::from_secs(1);
 
@@ -50,6 +56,8 @@ pub(crate) struct Connection {
     core: Rc<CoreContext>,
     /// The current request is a HEAD request: responses carry no body.
     head_request: bool,
+    /// The connection closes with request bytes possibly unread: linger before closing.
+    linger: bool,
 }
 
 /// The log-relevant facts of one exchange.
@@ -73,6 +81,7 @@ impl Connection {
             output: Vec::new(),
             core,
             head_request: false,
+            linger: false,
         })
     }
 
@@ -111,7 +120,25 @@ impl Connection {
                 break;
             }
         }
+        if self.linger {
+            self.discard_input().await;
+        }
         let _ = self.stream.close().await;
+    }
+
+    /// Half-closes and reads what the client still sends, for a bounded time and amount.
+    async fn discard_input(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write).await;
+        let deadline = Instant::now() + LINGER_TIME;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            self.input.consume(self.input.filled().len());
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.read_within(left, BODY_READ_CHUNK).await {
+                Ok(Some(n)) if n > 0 => discarded += n,
+                _ => break,
+            }
+        }
     }
 
     /// Reads and parses the next request head. Waits up to the keep-alive timeout for its first
@@ -129,6 +156,7 @@ impl Connection {
                 }
                 Ok(None) => {}
                 Err(err) => {
+                    self.linger = true;
                     self.send_error(err.status(), false).await?;
                     return Ok(HeadRead::Close);
                 }
@@ -282,7 +310,10 @@ impl Connection {
                             return Ok(Ok(body));
                         }
                     }
-                    Err(err) => return Ok(Err(err.status())),
+                    Err(err) => {
+                        self.linger = true;
+                        return Ok(Err(err.status()));
+                    }
                 }
             }
             if decoder.is_done() {
