@@ -15,11 +15,6 @@ mod static_files;
 
 use std::process::ExitCode;
 
-/// mimalloc: the executors allocate small, short-lived buffers per request; it beats glibc malloc
-/// there (see bench/RESULTS.md). PHP keeps its own allocator for request memory.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::Context as _;
 
 use cli::{Cli, Command};
