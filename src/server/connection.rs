@@ -28,6 +28,8 @@ const HEAD_READ_CHUNK: usize = 2 * 1024;
 const BODY_READ_CHUNK: usize = 64 * 1024;
 /// Buffers bigger than this are given back after a request instead of kept for the next one.
 const KEEP_BUFFER_CAPACITY: usize = 8 * 1024;
+/// Files up to this size are sent in one write together with the response head.
+const SMALL_FILE: u64 = 64 * 1024;
 /// Pieces in which static files are streamed.
 const FILE_CHUNK: usize = 256 * 1024;
 /// After refusing a request whose body is still arriving, unread input is discarded for up to
@@ -527,6 +529,10 @@ impl Connection {
                 self.output.extend_from_slice(&bytes);
                 bytes.len() as u64
             }
+            StaticBody::File { path, offset, len } if len <= SMALL_FILE => {
+                append_file(&mut self.output, &path, offset, len)?;
+                len
+            }
             StaticBody::File { path, offset, len } => {
                 self.flush_output().await?;
                 self.send_file(&path, offset, len).await?;
@@ -639,6 +645,16 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Appends `len` bytes of a file from `offset` to `out` (for small files, sent with the head).
+fn append_file(out: &mut Vec<u8>, path: &std::path::Path, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let start = out.len();
+    let len = usize::try_from(len).map_err(|_| io::Error::other("file too large"))?;
+    out.resize(start + len, 0);
+    file.read_exact_at(&mut out[start..], offset)
 }
 
 fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
