@@ -35,16 +35,26 @@ fn main() {
         "cargo:rerun-if-changed={}",
         prefix.join("lib/libphp.so").display()
     );
+    // scripts/build-php.sh rewrites this file whenever `current` moves to another build.
+    println!(
+        "cargo:rerun-if-changed={}",
+        cache_dir().join("current.hash").display()
+    );
 }
 
 fn php_prefix() -> PathBuf {
     if let Some(prefix) = env::var_os("EPHPM_PHP_PREFIX") {
         return PathBuf::from(prefix);
     }
+    let current = cache_dir().join("current");
+    current.canonicalize().unwrap_or(current)
+}
+
+/// `<workspace>/.cache/php`, where scripts/build-php.sh installs PHP builds.
+fn cache_dir() -> PathBuf {
     let manifest =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let current = manifest.join("../.cache/php/current");
-    current.canonicalize().unwrap_or(current)
+    manifest.join("../.cache/php")
 }
 
 fn php_config_value(php_config: &Path, option: &str) -> String {

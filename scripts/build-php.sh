@@ -28,8 +28,13 @@ BUILD_DEPS=(
   libfreetype-dev libicu-dev libzip-dev libclang-dev clang
 )
 
+# Bump when the build steps change in a way that changes the result.
+RECIPE_VERSION=1
+
+# Names the install prefix: what goes into the build (flags, recipe version), not the
+# script's other text, so editing comments or helpers does not rebuild PHP.
 recipe_hash() {
-  { cat "$0"; printf '%s\n' "${CONFIGURE_FLAGS[@]}"; } | sha256sum | cut -c1-12
+  printf '%s\n' "$RECIPE_VERSION" "${CONFIGURE_FLAGS[@]}" | sha256sum | cut -c1-12
 }
 
 enable_deb_src() {
@@ -68,12 +73,21 @@ fetch_source() {
   tar -xJf "$(ls "$dl"/php8.2_*.orig.tar.xz | head -1)" -C "$dest" --strip-components=1
 }
 
+# Points .cache/php/current at build $1. current.hash changes only when the target does: the
+# php-sys build script watches it to relink against a different build.
+point_current_at() {
+  ln -sfn "$1" "$CACHE/php/current"
+  if [ "$(cat "$CACHE/php/current.hash" 2>/dev/null)" != "$1" ]; then
+    echo "$1" >"$CACHE/php/current.hash"
+  fi
+}
+
 main() {
   local hash prefix src
   hash=$(recipe_hash)
   prefix="$CACHE/php/$hash"
   if [ -f "$prefix/.complete" ]; then
-    ln -sfn "$hash" "$CACHE/php/current"
+    point_current_at "$hash"
     echo "$prefix"
     return 0
   fi
@@ -96,7 +110,7 @@ main() {
   step "installing PHP into $prefix"
   make install >"$CACHE/php-build/install.log" 2>&1 || { tail -30 "$CACHE/php-build/install.log" >&2; exit 1; }
   touch "$prefix/.complete"
-  ln -sfn "$hash" "$CACHE/php/current"
+  point_current_at "$hash"
   step "PHP built in $((SECONDS - start)) s"
   echo "$prefix"
 }
