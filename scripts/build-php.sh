@@ -28,13 +28,17 @@ BUILD_DEPS=(
   libfreetype-dev libicu-dev libzip-dev libclang-dev clang
 )
 
+# Small patches for an embedded, threaded PHP (each explains itself); applied after unpacking.
+PHP_PATCHES=("$ROOT"/scripts/patches/php-8.2-*.patch)
+
 # Bump when the build steps change in a way that changes the result.
 RECIPE_VERSION=1
 
 # Names the install prefix: what goes into the build (flags, recipe version), not the
 # script's other text, so editing comments or helpers does not rebuild PHP.
 recipe_hash() {
-  printf '%s\n' "$RECIPE_VERSION" "${CONFIGURE_FLAGS[@]}" | sha256sum | cut -c1-12
+  { printf '%s\n' "$RECIPE_VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PHP_PATCHES[@]}"; } \
+    | sha256sum | cut -c1-12
 }
 
 enable_deb_src() {
@@ -71,6 +75,11 @@ fetch_source() {
   rm -rf "$dest" && mkdir -p "$dest"
   step "unpacking PHP source"
   tar -xJf "$(ls "$dl"/php8.2_*.orig.tar.xz | head -1)" -C "$dest" --strip-components=1
+  local patch_file
+  for patch_file in "${PHP_PATCHES[@]}"; do
+    step "applying $(basename "$patch_file")"
+    patch -s -d "$dest" -p1 <"$patch_file"
+  done
 }
 
 # Points .cache/php/current at build $1. current.hash changes only when the target does: the
