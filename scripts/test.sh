@@ -7,7 +7,7 @@ ROOT=$(repo_root)
 cd "$ROOT"
 
 bash "$ROOT/scripts/setup.sh" --debug >/dev/null
-ensure_apt curl wrk gzip
+ensure_apt curl wrk gzip mariadb-client wordpress
 ulimit -n 65536 2>/dev/null || true
 
 step "cargo fmt --check"
@@ -15,4 +15,6 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test (unit + end-to-end)"
+# dbwire's client tests run PHP (PDO, mysqli) through the ephpm binary built above.
+export DBWIRE_EPHPM_BIN="$ROOT/target/debug/ephpm"
 cargo test --locked --workspace -- --test-threads=2

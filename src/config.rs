@@ -84,6 +84,8 @@ pub struct Config {
     pub php: PhpConfig,
     /// The `[log]` section: log level and log destinations.
     pub log: LogConfig,
+    /// The `[db]` section: the built-in MySQL-protocol database.
+    pub db: DbConfig,
 }
 
 /// The `[server]` section: listening, HTTP limits and timeouts.
@@ -184,6 +186,45 @@ impl Default for LogConfig {
             level: "info".to_owned(),
             access_log: "stdout".to_owned(),
             error_log: "stderr".to_owned(),
+        }
+    }
+}
+
+/// The `[db]` section: the MySQL wire server PHP connects to, backed by embedded SQLite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbConfig {
+    /// Whether `ephpm serve` starts the database listener.
+    pub enabled: bool,
+    /// Address of the MySQL-protocol listener.
+    pub listen: SocketAddr,
+    /// Directory holding one SQLite file per MySQL database.
+    pub data_dir: PathBuf,
+    /// User clients log in as; with no password set, only `root` with an empty password on a
+    /// loopback listener is accepted (like a fresh MariaDB).
+    pub username: String,
+    /// Password for `username`; empty means none.
+    pub password: String,
+    /// Create a database on first use (connect or `USE`); otherwise unknown ones are errors.
+    pub create_databases: bool,
+    /// The database named in the injected environment (`DB_DATABASE`, `DATABASE_URL`).
+    pub database: String,
+    /// Put `DB_HOST`, `DB_PORT`, `DB_DATABASE`, `DB_USERNAME`, `DB_PASSWORD` and
+    /// `DATABASE_URL` into PHP's environment.
+    pub inject_env: bool,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 3306)),
+            data_dir: PathBuf::from(".ephpm/data"),
+            username: "root".to_owned(),
+            password: String::new(),
+            create_databases: true,
+            database: "ephpm".to_owned(),
+            inject_env: true,
         }
     }
 }
@@ -366,7 +407,24 @@ impl Config {
         )?;
         at_least("php.threads_per_core", self.php.threads_per_core, 1)?;
         self.php.ini.iter().try_for_each(check_ini_entry)?;
+        self.db.validate()?;
         self.log.validate()
+    }
+}
+
+impl DbConfig {
+    /// Refuses an unauthenticated database on a non-loopback address.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.username.is_empty() {
+            return Err(ConfigError::invalid("db.username", "must not be empty"));
+        }
+        if self.enabled && self.password.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "db.listen",
+                "without db.password the database listens on loopback addresses only",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@
 mod access_log;
 mod cli;
 mod config;
+mod db;
 mod http;
 mod logging;
 mod php;

@@ -3,6 +3,21 @@ session_start();
 $_SESSION['visits'] = ($_SESSION['visits'] ?? 0) + 1;
 $opcache = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
 $name = isset($_POST['name']) ? htmlspecialchars($_POST['name']) : null;
+
+// The built-in database: MySQL protocol, SQLite storage, found through the injected DB_* env.
+$db = 'off';
+if (getenv('DB_HOST') !== false) {
+    try {
+        $dsn = sprintf('mysql:host=%s;port=%s;dbname=%s', getenv('DB_HOST'), getenv('DB_PORT'), getenv('DB_DATABASE'));
+        $pdo = new PDO($dsn, getenv('DB_USERNAME'), getenv('DB_PASSWORD'), [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION]);
+        $pdo->exec('CREATE TABLE IF NOT EXISTS page_views (id INT AUTO_INCREMENT PRIMARY KEY, seen_at DATETIME NOT NULL)');
+        $pdo->exec('INSERT INTO page_views (seen_at) VALUES (NOW())');
+        $views = $pdo->query('SELECT COUNT(*) FROM page_views')->fetchColumn();
+        $db = sprintf('%d page views stored (%s)', $views, $pdo->getAttribute(PDO::ATTR_SERVER_VERSION));
+    } catch (PDOException $e) {
+        $db = 'error: ' . $e->getMessage();
+    }
+}
 ?><!doctype html>
 <html lang="en">
 <head>
@@ -18,6 +33,7 @@ $name = isset($_POST['name']) ? htmlspecialchars($_POST['name']) : null;
     <tr><th>OPcache</th><td><?= is_array($opcache) && $opcache['opcache_enabled'] ? 'enabled' : 'off' ?></td></tr>
     <tr><th>Request</th><td><?= htmlspecialchars($_SERVER['REQUEST_METHOD'] . ' ' . $_SERVER['REQUEST_URI']) ?></td></tr>
     <tr><th>Visits in this session</th><td><?= (int) $_SESSION['visits'] ?></td></tr>
+    <tr><th>Database</th><td><?= htmlspecialchars($db) ?></td></tr>
   </table>
   <?php if ($name !== null): ?>
     <p class="hello">Hello, <?= $name ?>!</p>

@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
+use crate::db::{self, Database};
 use crate::php::{self, PhpPool};
 use crate::router::DocRoot;
 use shutdown::StopFlag;
@@ -23,6 +24,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let docroot = DocRoot::new(&config.server.document_root)
         .with_context(|| format!("document root {}", config.server.document_root.display()))?;
     preflight::check_io_uring()?;
+    let database = start_database(&config)?;
     let engine = php::start_server_engine(&config)?;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let cores = match config.server.cores {
@@ -77,8 +79,26 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     for pool in pools {
         pool.join(deadline);
     }
+    if let Some(database) = database {
+        database.stop();
+    }
     log::info!("stopped");
     Ok(())
+}
+
+/// Starts the built-in database when enabled and, with `db.inject_env`, exports its address to
+/// PHP's environment. Runs before any other thread exists, so changing the environment is safe.
+fn start_database(config: &Config) -> anyhow::Result<Option<Database>> {
+    if !config.db.enabled {
+        return Ok(None);
+    }
+    let database = Database::start(&config.db)?;
+    if config.db.inject_env {
+        for (name, value) in db::php_environment(&config.db, database.address()) {
+            std::env::set_var(name, value);
+        }
+    }
+    Ok(Some(database))
 }
 
 fn wait_until_listening(

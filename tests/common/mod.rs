@@ -111,6 +111,7 @@ pub struct Server {
     dir: TempDir,
     docroot: PathBuf,
     addr: SocketAddr,
+    db_port: u16,
 }
 
 impl Server {
@@ -156,6 +157,10 @@ impl Server {
             command.arg("--config").arg(path);
         }
         clear_ephpm_env(&mut command);
+        // Each server gets its own database port; its data lives in the temporary directory
+        // (the default `.ephpm/data` below the working directory).
+        let db_port = free_port();
+        command.env("EPHPM_DB__LISTEN", format!("127.0.0.1:{db_port}"));
         command.envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let stdout = fs::File::create(dir.path().join("stdout.log")).expect("creating stdout.log");
         let stderr = fs::File::create(dir.path().join("stderr.log")).expect("creating stderr.log");
@@ -171,9 +176,15 @@ impl Server {
             dir,
             docroot,
             addr,
+            db_port,
         };
         server.wait_until_ready();
         server
+    }
+
+    /// The port of the server's built-in MySQL-protocol database.
+    pub fn db_port(&self) -> u16 {
+        self.db_port
     }
 
     fn wait_until_ready(&mut self) {

@@ -1,0 +1,381 @@
+//! One client connection, from greeting to COM_QUIT: the login exchange, then a loop that
+//! reads a command, runs it on the backend [`Session`] and writes the reply.
+
+mod commands;
+mod login;
+mod prepared;
+mod statements;
+
+use std::io::{self, BufReader, Read};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use self::statements::StatementRegistry;
+use super::auth::Nonce;
+use super::command::Command;
+use super::constants::{capabilities, errors, status};
+use super::handshake::HandshakeError;
+use super::packet::{PacketError, PacketIo};
+use super::response::{encode_eof, encode_err, OkPacket};
+use super::resultset::{
+    encode_binary_row, encode_column_count, encode_column_definition, encode_text_row,
+};
+use crate::backend::{Backend, Column, DbError, QueryResult, Session, Value};
+use crate::server::{ServerConfig, ServerStats};
+
+/// How long a refused client gets to read our last packet before the socket closes.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Limit on payloads before login: a handshake response with its connection attributes is
+/// far smaller, and unauthenticated clients should not make the server buffer megabytes.
+const LOGIN_MAX_PAYLOAD: usize = 64 * 1024;
+
+/// Why a connection ended other than by the client quitting or closing.
+#[derive(Debug, Error)]
+pub enum ConnectionError {
+    /// A packet could not be read or written.
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The handshake response was refused.
+    #[error("handshake refused: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// Wrong user name or password.
+    #[error("access denied for user '{0}'")]
+    AccessDenied(String),
+    /// The backend refused to open a session.
+    #[error("no session: {0}")]
+    Session(DbError),
+    /// The operating system had no randomness for the nonce.
+    #[error("no random nonce: {0}")]
+    Random(getrandom::Error),
+}
+
+/// What the connection loop needs from the server.
+pub(crate) struct Shared<B: Backend> {
+    /// The backend every session comes from.
+    pub backend: Arc<B>,
+    /// Limits and timeouts.
+    pub config: ServerConfig,
+    /// Counters for COM_STATISTICS.
+    pub stats: Arc<ServerStats>,
+}
+
+/// A logged-in client.
+struct Connection<'s, B: Backend> {
+    io: PacketIo<BufReader<TcpStream>, TcpStream>,
+    shared: &'s Shared<B>,
+    session: B::Session,
+    user: String,
+    /// The database selected at login or by COM_INIT_DB, for COM_RESET_CONNECTION.
+    database: Option<String>,
+    capabilities: u32,
+    /// The greeting's nonce, for COM_CHANGE_USER.
+    nonce: Nonce,
+    multi_statements: bool,
+    statements: StatementRegistry,
+    /// Reused buffer for the payload under construction.
+    scratch: Vec<u8>,
+}
+
+/// Serves one client until it quits, disconnects or is refused.
+pub(crate) fn serve_connection<B: Backend>(
+    stream: TcpStream,
+    shared: &Shared<B>,
+    connection_id: u32,
+) -> Result<(), ConnectionError> {
+    let config = &shared.config;
+    stream.set_read_timeout(Some(config.connect_timeout))?;
+    stream.set_write_timeout(Some(config.write_timeout))?;
+    let reader = BufReader::new(stream.try_clone()?);
+    let mut io = PacketIo::new(reader, stream, LOGIN_MAX_PAYLOAD.min(config.max_packet));
+    let logged_in = match login::login(&mut io, shared, connection_id) {
+        Ok(logged_in) => logged_in,
+        Err(error) => return Err(linger_if_refused(error, io.writer())),
+    };
+    io.set_max_payload(config.max_packet);
+    io.writer().set_read_timeout(Some(config.wait_timeout))?;
+    let mut connection = Connection {
+        io,
+        shared,
+        session: logged_in.session,
+        user: logged_in.user,
+        database: logged_in.database,
+        multi_statements: logged_in.capabilities & capabilities::MULTI_STATEMENTS != 0,
+        capabilities: logged_in.capabilities,
+        nonce: logged_in.nonce,
+        statements: StatementRegistry::new(),
+        scratch: Vec::new(),
+    };
+    connection
+        .run()
+        .map_err(|error| linger_if_refused(error, connection.io.writer()))
+}
+
+/// After refusing an oversized packet, lets the client read the ERR before the socket closes.
+fn linger_if_refused(error: ConnectionError, stream: &TcpStream) -> ConnectionError {
+    if let ConnectionError::Packet(PacketError::TooLarge { .. }) = error {
+        linger(stream);
+    }
+    error
+}
+
+/// Sends the ERR an oversized or out-of-order packet deserves; the connection ends after it.
+fn answer_packet_error<R: Read>(
+    io: &mut PacketIo<R, TcpStream>,
+    error: &PacketError,
+) -> io::Result<()> {
+    let reply = match error {
+        PacketError::TooLarge { .. } => DbError::new(
+            errors::PACKET_TOO_LARGE,
+            "08S01",
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        ),
+        PacketError::OutOfOrder { .. } => DbError::new(
+            errors::PACKETS_OUT_OF_ORDER,
+            "08S01",
+            "Got packets out of order",
+        ),
+        PacketError::TimedOut | PacketError::Closed | PacketError::Io(_) => return Ok(()),
+    };
+    let mut payload = Vec::new();
+    encode_err(&mut payload, &reply);
+    io.write_payload(&payload)?;
+    io.flush()
+}
+
+/// Half-closes the socket and discards what the client still sends for a while, so that it
+/// reads our ERR instead of a connection reset.
+fn linger(stream: &TcpStream) {
+    let deadline = Instant::now() + LINGER;
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 64 * 1024];
+    let mut reader = stream;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+impl<B: Backend> Connection<'_, B> {
+    /// Reads and answers commands until the client quits.
+    fn run(&mut self) -> Result<(), ConnectionError> {
+        loop {
+            self.io.reset_sequence();
+            let payload = match self.io.read_payload() {
+                Ok(payload) => payload,
+                Err(PacketError::Closed) => return Ok(()),
+                Err(PacketError::TimedOut) => {
+                    self.send_idle_timeout()?;
+                    return Err(PacketError::TimedOut.into());
+                }
+                Err(error) => {
+                    answer_packet_error(&mut self.io, &error)?;
+                    return Err(error.into());
+                }
+            };
+            match Command::parse(&payload) {
+                Ok(Command::Quit) => return Ok(()),
+                Ok(command) => self.dispatch(command)?,
+                Err(error) => self.send_err(&malformed(error))?,
+            }
+            self.io.flush()?;
+        }
+    }
+
+    /// Tells an idle client why it is being disconnected: unsolicited, so with sequence id 0,
+    /// as MySQL 8.0.24+ does.
+    fn send_idle_timeout(&mut self) -> io::Result<()> {
+        self.io.reset_sequence();
+        self.send_err(&DbError::new(
+            errors::CLIENT_INTERACTION_TIMEOUT,
+            "HY000",
+            "The client was disconnected by the server because of inactivity. \
+             See wait_timeout and interactive_timeout for configuring this behavior.",
+        ))?;
+        self.io.flush()
+    }
+
+    fn dispatch(&mut self, command: Command<'_>) -> Result<(), ConnectionError> {
+        let replied = match command {
+            Command::Quit => Ok(()),
+            Command::ChangeUser(body) => return self.change_user(body),
+            Command::Query(sql) => self.query(sql),
+            Command::InitDb(database) => self.init_db(database),
+            Command::FieldList { table, .. } => self.field_list(table),
+            Command::Statistics => self.statistics(),
+            Command::Ping => self.send_ok(&QueryResult::ok(0), false),
+            Command::SetMultiStatements(enabled) => self.set_multi_statements(enabled),
+            Command::ResetConnection => self.reset_connection(),
+            Command::StmtPrepare(sql) => self.prepare(sql),
+            Command::StmtExecute { statement_id, body } => self.execute(statement_id, body),
+            Command::StmtSendLongData {
+                statement_id,
+                param_index,
+                data,
+            } => {
+                self.send_long_data(statement_id, param_index, data);
+                Ok(())
+            }
+            Command::StmtClose(statement_id) => {
+                self.statements.remove(statement_id);
+                Ok(())
+            }
+            Command::StmtReset(statement_id) => self.reset_statement(statement_id),
+            Command::Unsupported(code) => {
+                log::debug!("unsupported command 0x{code:02x}");
+                self.send_err(&DbError::new(
+                    errors::UNKNOWN_COMMAND,
+                    "08S01",
+                    "Unknown command",
+                ))
+            }
+        };
+        Ok(replied?)
+    }
+
+    fn deprecate_eof(&self) -> bool {
+        self.capabilities & capabilities::DEPRECATE_EOF != 0
+    }
+
+    /// Status flags from the session, plus MORE_RESULTS_EXISTS when `more` follow.
+    fn status(&self, more: bool) -> u16 {
+        session_status(&self.session, more)
+    }
+
+    /// Builds a payload in the scratch buffer with `encode` and queues it.
+    fn send(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        self.scratch.clear();
+        encode(&mut self.scratch);
+        self.io.write_payload(&self.scratch)
+    }
+
+    fn send_err(&mut self, error: &DbError) -> io::Result<()> {
+        self.send(|out| encode_err(out, error))
+    }
+
+    /// Sends `result` as an OK packet (a result set is acknowledged as zero rows affected).
+    fn send_ok(&mut self, result: &QueryResult, more: bool) -> io::Result<()> {
+        let status = self.status(more);
+        let ok = match result {
+            QueryResult::Ok {
+                affected_rows,
+                last_insert_id,
+                warnings,
+                info,
+            } => OkPacket {
+                affected_rows: *affected_rows,
+                last_insert_id: *last_insert_id,
+                status,
+                warnings: *warnings,
+                info,
+            },
+            QueryResult::Rows { .. } => OkPacket {
+                status,
+                ..OkPacket::default()
+            },
+        };
+        self.send(|out| ok.encode(out))
+    }
+
+    /// Ends a row or column list: an EOF packet, or an OK with 0xFE under DEPRECATE_EOF.
+    fn send_end_marker(&mut self, more: bool) -> io::Result<()> {
+        let status = self.status(more);
+        if self.deprecate_eof() {
+            self.send(|out| {
+                OkPacket {
+                    status,
+                    ..OkPacket::default()
+                }
+                .encode_as_eof(out)
+            })
+        } else {
+            self.send(|out| encode_eof(out, 0, status))
+        }
+    }
+
+    /// Sends column definitions, followed by an EOF unless DEPRECATE_EOF was negotiated.
+    fn send_column_definitions(&mut self, columns: &[Column]) -> io::Result<()> {
+        for column in columns {
+            self.send(|out| encode_column_definition(out, column))?;
+        }
+        if !self.deprecate_eof() {
+            self.send_end_marker(false)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one statement's outcome; `binary` selects the prepared-statement row format.
+    fn send_result(&mut self, result: &QueryResult, more: bool, binary: bool) -> io::Result<()> {
+        let (columns, rows) = match result {
+            QueryResult::Rows { columns, rows } if !columns.is_empty() => (columns, rows),
+            _ => return self.send_ok(result, more),
+        };
+        self.send(|out| encode_column_count(out, columns.len()))?;
+        self.send_column_definitions(columns)?;
+        for row in rows {
+            self.send_row(columns, row, binary)?;
+        }
+        self.send_end_marker(more)
+    }
+
+    fn send_row(&mut self, columns: &[Column], row: &[Value], binary: bool) -> io::Result<()> {
+        if binary {
+            self.send(|out| encode_binary_row(out, columns, row))
+        } else {
+            self.send(|out| encode_text_row(out, columns, row))
+        }
+    }
+}
+
+/// Status flags from `session`, plus MORE_RESULTS_EXISTS when `more` results follow.
+fn session_status<S: Session>(session: &S, more: bool) -> u16 {
+    let mut flags = 0;
+    if session.autocommit() {
+        flags |= status::AUTOCOMMIT;
+    }
+    if session.in_transaction() {
+        flags |= status::IN_TRANS;
+    }
+    if more {
+        flags |= status::MORE_RESULTS_EXISTS;
+    }
+    flags
+}
+
+/// The ERR for a command packet that does not parse.
+fn malformed(error: impl std::fmt::Display) -> DbError {
+    DbError::new(
+        errors::UNKNOWN_COMMAND,
+        "08S01",
+        format!("Malformed packet: {error}"),
+    )
+}
+
+/// Decodes SQL text or a name, refusing bytes that are not UTF-8 (utf8mb4 is the only
+/// connection character set this server speaks).
+fn utf8(bytes: &[u8]) -> Result<&str, DbError> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let start = error.valid_up_to();
+        let bad: String = bytes[start..]
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        DbError::new(
+            errors::INVALID_CHARACTER_STRING,
+            "HY000",
+            format!("Invalid utf8mb4 character string: '{bad}'"),
+        )
+    })
+}

@@ -1,0 +1,310 @@
+//! Packet framing. Every payload travels behind a 4-byte header: its length (3 bytes, little
+//! endian) and a sequence id that counts the packets of one exchange. A payload of 16 MiB - 1
+//! bytes or more is cut into 0xFFFFFF-byte pieces, ended by a shorter (possibly empty) piece.
+
+use std::io::{self, Read, Write};
+
+use thiserror::Error;
+
+/// The largest payload one packet carries; a piece this long means another one follows.
+pub const MAX_CHUNK: usize = 0xff_ffff;
+
+/// Outgoing bytes are buffered up to this size before they are written to the socket.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// Why a packet could not be read or written.
+#[derive(Debug, Error)]
+pub enum PacketError {
+    /// The client closed the connection between packets.
+    #[error("connection closed by the client")]
+    Closed,
+    /// No packet started within the read timeout.
+    #[error("no packet within the read timeout")]
+    TimedOut,
+    /// The payload would exceed the configured limit; nothing of it was read.
+    #[error("payload larger than {limit} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A packet carried the wrong sequence id.
+    #[error("packet sequence id {received}, expected {expected}")]
+    OutOfOrder {
+        /// The id this side expected.
+        expected: u8,
+        /// The id the packet carried.
+        received: u8,
+    },
+    /// The socket failed, or closed in the middle of a packet.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads and writes framed payloads, keeping the sequence id of the current exchange.
+#[derive(Debug)]
+pub struct PacketIo<R, W> {
+    reader: R,
+    writer: W,
+    out: Vec<u8>,
+    sequence: u8,
+    max_payload: usize,
+}
+
+impl<R: Read, W: Write> PacketIo<R, W> {
+    /// Frames packets over `reader` and `writer`; incoming payloads larger than `max_payload`
+    /// are refused with [`PacketError::TooLarge`].
+    pub fn new(reader: R, writer: W, max_payload: usize) -> PacketIo<R, W> {
+        PacketIo {
+            reader,
+            writer,
+            out: Vec::new(),
+            sequence: 0,
+            max_payload,
+        }
+    }
+
+    /// Changes the limit on incoming payloads.
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+    }
+
+    /// Starts a new exchange: the next packet read or written has sequence id 0.
+    pub fn reset_sequence(&mut self) {
+        self.sequence = 0;
+    }
+
+    /// The sequence id the next packet will carry.
+    pub fn sequence(&self) -> u8 {
+        self.sequence
+    }
+
+    /// The underlying reader.
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+
+    /// The underlying writer.
+    pub fn writer(&self) -> &W {
+        &self.writer
+    }
+
+    /// Reads one payload, joining the pieces of a split one.
+    pub fn read_payload(&mut self) -> Result<Vec<u8>, PacketError> {
+        let mut payload = Vec::new();
+        let mut first = true;
+        loop {
+            let (len, sequence) = self.read_header(first)?;
+            first = false;
+            if sequence != self.sequence {
+                return Err(PacketError::OutOfOrder {
+                    expected: self.sequence,
+                    received: sequence,
+                });
+            }
+            self.sequence = self.sequence.wrapping_add(1);
+            if payload.len() + len > self.max_payload {
+                return Err(PacketError::TooLarge {
+                    limit: self.max_payload,
+                });
+            }
+            let read = (&mut self.reader)
+                .take(len as u64)
+                .read_to_end(&mut payload)?;
+            if read < len {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if len < MAX_CHUNK {
+                return Ok(payload);
+            }
+        }
+    }
+
+    /// Queues one payload, split into pieces when needed. Call [`PacketIo::flush`] to send it.
+    pub fn write_payload(&mut self, payload: &[u8]) -> io::Result<()> {
+        for piece in payload.chunks(MAX_CHUNK) {
+            self.write_piece(piece)?;
+        }
+        if payload.len() % MAX_CHUNK == 0 {
+            // An empty payload, or a split one whose last piece was full, ends with an empty piece.
+            self.write_piece(&[])?;
+        }
+        Ok(())
+    }
+
+    /// Sends everything queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
+        self.writer.flush()
+    }
+
+    fn read_header(&mut self, first: bool) -> Result<(usize, u8), PacketError> {
+        let mut header = [0u8; 4];
+        let mut filled = 0;
+        while filled < header.len() {
+            match self.reader.read(&mut header[filled..]) {
+                Ok(0) if filled == 0 && first => return Err(PacketError::Closed),
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 && first && is_timeout(&e) => {
+                    return Err(PacketError::TimedOut)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+        Ok((len, header[3]))
+    }
+
+    fn write_piece(&mut self, piece: &[u8]) -> io::Result<()> {
+        let len = (piece.len() as u32).to_le_bytes();
+        self.out
+            .extend_from_slice(&[len[0], len[1], len[2], self.sequence]);
+        self.sequence = self.sequence.wrapping_add(1);
+        if piece.len() >= FLUSH_THRESHOLD {
+            self.write_out()?;
+            return self.writer.write_all(piece);
+        }
+        self.out.extend_from_slice(piece);
+        if self.out.len() >= FLUSH_THRESHOLD {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.writer.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+/// True for the errors a socket read timeout produces.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    const MIB: usize = 1024 * 1024;
+
+    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut io = PacketIo::new(io::empty(), Vec::new(), usize::MAX);
+        for payload in payloads {
+            io.write_payload(payload).unwrap();
+        }
+        io.flush().unwrap();
+        io.writer
+    }
+
+    fn reader(bytes: Vec<u8>, max_payload: usize) -> PacketIo<Cursor<Vec<u8>>, Vec<u8>> {
+        PacketIo::new(Cursor::new(bytes), Vec::new(), max_payload)
+    }
+
+    /// (length, sequence id) of every packet in `bytes`.
+    fn headers(bytes: &[u8]) -> Vec<(usize, u8)> {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let len = u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], 0]) as usize;
+            found.push((len, bytes[pos + 3]));
+            pos += 4 + len;
+        }
+        found
+    }
+
+    #[test]
+    fn small_payloads_get_one_header_each() {
+        let bytes = framed(&[b"\x03SELECT 1", b""]);
+        assert_eq!(&bytes[..4], &[9, 0, 0, 0]);
+        assert_eq!(headers(&bytes), [(9, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn a_17_mib_payload_is_split_and_reassembled() {
+        let payload: Vec<u8> = (0..17 * MIB).map(|i| (i % 251) as u8).collect();
+        let bytes = framed(&[&payload]);
+        assert_eq!(headers(&bytes), [(MAX_CHUNK, 0), (17 * MIB - MAX_CHUNK, 1)]);
+
+        let mut io = reader(bytes, 64 * MIB);
+        assert_eq!(io.read_payload().unwrap(), payload);
+        assert_eq!(io.sequence(), 2);
+    }
+
+    #[test]
+    fn a_payload_of_exactly_one_full_piece_ends_with_an_empty_packet() {
+        let payload = vec![7u8; MAX_CHUNK];
+        let bytes = framed(&[&payload]);
+        assert_eq!(headers(&bytes), [(MAX_CHUNK, 0), (0, 1)]);
+        assert_eq!(reader(bytes, 64 * MIB).read_payload().unwrap(), payload);
+    }
+
+    #[test]
+    fn sequence_ids_continue_across_packets_and_wrap() {
+        let mut io = PacketIo::new(io::empty(), Vec::new(), 1024);
+        for _ in 0..300 {
+            io.write_payload(b"x").unwrap();
+        }
+        io.flush().unwrap();
+        let ids: Vec<u8> = headers(&io.writer).into_iter().map(|(_, id)| id).collect();
+        assert_eq!(ids[255], 255);
+        assert_eq!(ids[256], 0);
+    }
+
+    #[test]
+    fn oversized_payloads_are_refused_before_reading_them() {
+        let header = vec![0xff, 0xff, 0x7f, 0];
+        let err = reader(header, 1024).read_payload().unwrap_err();
+        assert!(matches!(err, PacketError::TooLarge { limit: 1024 }));
+    }
+
+    #[test]
+    fn the_limit_counts_all_pieces_of_a_split_payload() {
+        let payload = vec![1u8; MAX_CHUNK + 10];
+        let err = reader(framed(&[&payload]), MAX_CHUNK + 5)
+            .read_payload()
+            .unwrap_err();
+        assert!(matches!(err, PacketError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn wrong_sequence_ids_are_errors() {
+        let err = reader(vec![1, 0, 0, 5, 0x0e], 1024)
+            .read_payload()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            PacketError::OutOfOrder {
+                expected: 0,
+                received: 5
+            }
+        ));
+    }
+
+    #[test]
+    fn end_of_stream_between_packets_is_a_clean_close() {
+        assert!(matches!(
+            reader(Vec::new(), 1024).read_payload(),
+            Err(PacketError::Closed)
+        ));
+    }
+
+    #[test]
+    fn end_of_stream_inside_a_packet_is_an_error() {
+        for bytes in [vec![5, 0], vec![5, 0, 0, 0, b'a', b'b']] {
+            match reader(bytes, 1024).read_payload() {
+                Err(PacketError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
+                other => panic!("expected UnexpectedEof, got {other:?}"),
+            }
+        }
+    }
+}

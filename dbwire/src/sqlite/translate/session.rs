@@ -1,0 +1,332 @@
+//! Statements about the session rather than data: USE, transactions, SET, CREATE/DROP
+//! DATABASE, and the administrative statements that mean nothing to SQLite (accepted as
+//! no-ops), including the documented ones sqlparser cannot parse.
+
+use sqlparser::ast::{
+    Expr, ObjectName, SchemaName, Set, Statement as Parsed, UnaryOperator, Use, Value,
+};
+use sqlparser::tokenizer::Token;
+
+use super::error::{near_text, TranslateError};
+use super::lexer::{keyword, StatementTokens};
+use super::names::{last_part, quote_ident};
+use super::{SqlKind, Statement};
+
+const CHARSET_REASON: &str = "the connection character set is always utf8mb4";
+const VARIABLE_REASON: &str =
+    "session variables (sql_mode, time_zone, ...) do not change how SQLite runs statements";
+const LOCK_REASON: &str = "SQLite locks the database for each transaction";
+const MAINTENANCE_REASON: &str = "SQLite needs no table maintenance";
+const ACCOUNT_REASON: &str = "accounts come from ePHPm's configuration";
+
+/// The documented statements recognized from their tokens because sqlparser cannot parse them:
+/// `OPTIMIZE|REPAIR|CHECK|ANALYZE|CHECKSUM TABLE`, `ALTER TABLE t` with only table options
+/// (`CONVERT TO CHARACTER SET`, `[DEFAULT] CHARSET`, `ENGINE`, mysqldump's `DISABLE KEYS`,
+/// ...) and `SET CHARACTER SET`.
+pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
+    let words: Vec<Option<String>> = tokens.significant().into_iter().map(keyword).collect();
+    let word = |index: usize| words.get(index).cloned().flatten();
+    let first = word(0)?;
+    let maintenance = ["OPTIMIZE", "REPAIR", "CHECK", "ANALYZE", "CHECKSUM"];
+    if maintenance.contains(&first.as_str()) {
+        let table_at = if matches!(word(1).as_deref(), Some("NO_WRITE_TO_BINLOG" | "LOCAL")) {
+            2
+        } else {
+            1
+        };
+        if matches!(word(table_at).as_deref(), Some("TABLE" | "TABLES")) {
+            return Some(Statement::Ignored {
+                reason: MAINTENANCE_REASON,
+            });
+        }
+    }
+    if tokens.starts_with(&["SET", "CHARACTER", "SET"]) || tokens.starts_with(&["SET", "CHARSET"]) {
+        return Some(Statement::Ignored {
+            reason: CHARSET_REASON,
+        });
+    }
+    if tokens.starts_with(&["ALTER", "TABLE"]) && only_table_options(&tokens.significant()[2..]) {
+        return Some(Statement::Ignored {
+            reason: "table options (character set, collation, engine, row format) mean nothing to SQLite",
+        });
+    }
+    None
+}
+
+/// True for `name option...` where every option is a table option, not a change of columns
+/// or keys.
+fn only_table_options(tokens: &[&Token]) -> bool {
+    let name_length = match tokens {
+        [Token::Word(_), Token::Period, Token::Word(_), ..] => 3,
+        [Token::Word(_), ..] => 1,
+        _ => return false,
+    };
+    let options = &tokens[name_length..];
+    let starts = [
+        "CONVERT",
+        "DEFAULT",
+        "CHARACTER",
+        "CHARSET",
+        "COLLATE",
+        "ENGINE",
+        "ROW_FORMAT",
+        "COMMENT",
+        "KEY_BLOCK_SIZE",
+        "DISABLE",
+        "ENABLE",
+        "PACK_KEYS",
+        "STATS_PERSISTENT",
+    ];
+    let changes = [
+        "ADD", "DROP", "CHANGE", "MODIFY", "RENAME", "ALTER", "ORDER",
+    ];
+    let first = options.first().and_then(|t| keyword(t));
+    first.is_some_and(|word| starts.contains(&word.as_str()))
+        && !options
+            .iter()
+            .filter_map(|t| keyword(t))
+            .any(|word| changes.contains(&word.as_str()))
+}
+
+/// Translates session and administrative statements; anything else is unsupported.
+pub(crate) fn translate(statement: Parsed) -> Result<Statement, TranslateError> {
+    let translated = match statement {
+        Parsed::Set(set) => translate_set(set),
+        Parsed::StartTransaction { statements, .. } if statements.is_empty() => Statement::Begin,
+        Parsed::Commit { .. } => Statement::Commit,
+        Parsed::Rollback {
+            savepoint: None, ..
+        } => Statement::Rollback,
+        Parsed::Rollback {
+            savepoint: Some(name),
+            ..
+        } => other_sql(format!(
+            "ROLLBACK TO SAVEPOINT {}",
+            quote_ident(&name.value)
+        )),
+        Parsed::Savepoint { name } => other_sql(format!("SAVEPOINT {}", quote_ident(&name.value))),
+        Parsed::ReleaseSavepoint { name } => {
+            other_sql(format!("RELEASE SAVEPOINT {}", quote_ident(&name.value)))
+        }
+        Parsed::Use(used) => Statement::Use(use_name(&used)?),
+        Parsed::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => Statement::CreateDatabase {
+            name: last_part(&db_name),
+            if_not_exists,
+        },
+        Parsed::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => Statement::CreateDatabase {
+            name: schema_name_text(&schema_name),
+            if_not_exists,
+        },
+        Parsed::LockTables { .. } | Parsed::UnlockTables | Parsed::Lock(_) => Statement::Ignored {
+            reason: LOCK_REASON,
+        },
+        Parsed::Flush { .. } => Statement::Ignored {
+            reason: "SQLite has no caches or logs to flush",
+        },
+        Parsed::Analyze(_) | Parsed::OptimizeTable { .. } => Statement::Ignored {
+            reason: MAINTENANCE_REASON,
+        },
+        Parsed::Grant(_) | Parsed::Revoke(_) | Parsed::CreateUser(_) | Parsed::AlterUser(_) => {
+            Statement::Ignored {
+                reason: ACCOUNT_REASON,
+            }
+        }
+        other => return Err(TranslateError::unsupported(near_text(&other.to_string()))),
+    };
+    Ok(translated)
+}
+
+fn other_sql(sql: String) -> Statement {
+    Statement::Sql {
+        sql,
+        kind: SqlKind::Other,
+    }
+}
+
+fn use_name(used: &Use) -> Result<String, TranslateError> {
+    match used {
+        Use::Object(name) | Use::Database(name) | Use::Schema(name) | Use::Catalog(name) => {
+            Ok(last_part(name))
+        }
+        other => Err(TranslateError::unsupported(other.to_string())),
+    }
+}
+
+fn schema_name_text(name: &SchemaName) -> String {
+    match name {
+        SchemaName::Simple(name) | SchemaName::NamedAuthorization(name, _) => last_part(name),
+        SchemaName::UnnamedAuthorization(ident) => ident.value.clone(),
+    }
+}
+
+fn translate_set(set: Set) -> Statement {
+    let assignments: Vec<(ObjectName, Expr)> = match set {
+        Set::SingleAssignment {
+            variable,
+            mut values,
+            ..
+        } => match values.pop() {
+            Some(value) => vec![(variable, value)],
+            None => Vec::new(),
+        },
+        Set::MultipleAssignments { assignments } => {
+            assignments.into_iter().map(|a| (a.name, a.value)).collect()
+        }
+        Set::SetNames { .. } | Set::SetNamesDefault {} => {
+            return Statement::Ignored {
+                reason: CHARSET_REASON,
+            };
+        }
+        Set::SetTransaction { .. } => {
+            return Statement::Ignored {
+                reason: "SQLite transactions are always serializable",
+            };
+        }
+        _ => Vec::new(),
+    };
+    let autocommit = assignments
+        .iter()
+        .find_map(|(name, value)| is_autocommit(name).then(|| truth(value)));
+    match autocommit {
+        Some(Some(on)) => Statement::SetAutocommit(on),
+        _ => Statement::Ignored {
+            reason: VARIABLE_REASON,
+        },
+    }
+}
+
+/// `autocommit`, `@@autocommit`, `@@session.autocommit`, `SESSION autocommit`.
+fn is_autocommit(name: &ObjectName) -> bool {
+    let last = last_part(name);
+    last.trim_start_matches("@@")
+        .eq_ignore_ascii_case("autocommit")
+}
+
+/// The truth value of `1`, `0`, `ON`, `OFF`, `TRUE`, `FALSE`.
+fn truth(value: &Expr) -> Option<bool> {
+    match value {
+        Expr::Value(value) => match &value.value {
+            Value::Number(number, _) => number.parse::<i64>().ok().map(|n| n != 0),
+            Value::Boolean(on) => Some(*on),
+            Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) => word_truth(text),
+            _ => None,
+        },
+        Expr::Identifier(ident) => word_truth(&ident.value),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            ..
+        } => Some(true),
+        _ => None,
+    }
+}
+
+fn word_truth(word: &str) -> Option<bool> {
+    match word.to_ascii_uppercase().as_str() {
+        "ON" | "TRUE" | "1" => Some(true),
+        "OFF" | "FALSE" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::translate::translate as translate_text;
+
+    fn one(sql: &str) -> Statement {
+        let mut statements = translate_text(sql).unwrap();
+        assert_eq!(statements.len(), 1);
+        statements.remove(0)
+    }
+
+    #[test]
+    fn unparseable_administration_is_ignored() {
+        for sql in [
+            "OPTIMIZE TABLE wp_options",
+            "REPAIR TABLE t",
+            "CHECK TABLE t",
+            "ANALYZE NO_WRITE_TO_BINLOG TABLE t",
+            "ALTER TABLE wp_posts CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci",
+            "ALTER TABLE `db`.`t` ENGINE=InnoDB",
+            "ALTER TABLE t DEFAULT CHARACTER SET utf8mb4",
+            "/*!40000 ALTER TABLE `t` DISABLE KEYS */",
+            "SET CHARACTER SET utf8",
+        ] {
+            assert!(matches!(one(sql), Statement::Ignored { .. }), "{sql}");
+        }
+    }
+
+    #[test]
+    fn alter_table_with_changes_is_not_swallowed() {
+        let error = translate_text("ALTER TABLE t ENGINE=InnoDB, ADD COLUMN c int").unwrap_err();
+        assert_eq!(error.code, 1064);
+    }
+
+    #[test]
+    fn transactions_and_variables() {
+        assert_eq!(one("START TRANSACTION"), Statement::Begin);
+        assert_eq!(one("BEGIN"), Statement::Begin);
+        assert_eq!(one("commit"), Statement::Commit);
+        assert_eq!(one("ROLLBACK"), Statement::Rollback);
+        assert_eq!(
+            one("ROLLBACK TO SAVEPOINT sp1"),
+            Statement::Sql {
+                sql: "ROLLBACK TO SAVEPOINT \"sp1\"".into(),
+                kind: SqlKind::Other
+            }
+        );
+        assert_eq!(one("SET autocommit=0"), Statement::SetAutocommit(false));
+        assert_eq!(
+            one("SET @@session.autocommit = ON"),
+            Statement::SetAutocommit(true)
+        );
+        assert!(matches!(
+            one("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci"),
+            Statement::Ignored { .. }
+        ));
+        assert!(matches!(
+            one("set names 'utf8mb4' collate 'utf8mb4_unicode_ci'"),
+            Statement::Ignored { .. }
+        ));
+        assert!(matches!(
+            one("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"),
+            Statement::Ignored { .. }
+        ));
+        assert!(matches!(
+            one("SET time_zone = '+00:00'"),
+            Statement::Ignored { .. }
+        ));
+        assert!(matches!(
+            one("LOCK TABLES t WRITE"),
+            Statement::Ignored { .. }
+        ));
+        assert!(matches!(one("UNLOCK TABLES"), Statement::Ignored { .. }));
+    }
+
+    #[test]
+    fn databases() {
+        assert_eq!(one("USE `wp`"), Statement::Use("wp".into()));
+        assert_eq!(
+            one("CREATE DATABASE IF NOT EXISTS `wp` DEFAULT CHARACTER SET utf8mb4"),
+            Statement::CreateDatabase {
+                name: "wp".into(),
+                if_not_exists: true
+            }
+        );
+        assert_eq!(
+            one("DROP SCHEMA wp"),
+            Statement::DropDatabase {
+                name: "wp".into(),
+                if_exists: false
+            }
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The MySQL system variables this server reports, for `SHOW VARIABLES` and `SELECT @@name`.
+//!
+//! Values describe what the SQLite backend actually does (UTF-8 text, case-insensitive
+//! comparison, UTC clock, permissive SQL mode), worded the way MySQL 8.0 words them so that
+//! applications probing the server (WordPress, Laravel, phpMyAdmin) take their MySQL paths.
+//! `SET` of a variable is accepted by the translator and has no effect.
+
+/// The server version reported by `VERSION()` and `@@version`: the handshake's, a MySQL 8.0
+/// number (WordPress reads it to decide on utf8mb4 and on integer display widths).
+pub use crate::protocol::constants::SERVER_VERSION;
+
+/// A variable's value. `ON`/`OFF` variables read as 1/0 through `@@name`, as in MySQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableValue {
+    /// A text value.
+    Text(String),
+    /// A numeric value.
+    Int(i64),
+    /// An `ON`/`OFF` switch.
+    Switch(bool),
+}
+
+impl VariableValue {
+    /// The value as `SHOW VARIABLES` prints it.
+    pub fn display(&self) -> String {
+        match self {
+            VariableValue::Text(text) => text.clone(),
+            VariableValue::Int(number) => number.to_string(),
+            VariableValue::Switch(true) => "ON".to_owned(),
+            VariableValue::Switch(false) => "OFF".to_owned(),
+        }
+    }
+}
+
+/// The per-session facts some variables report.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionFacts<'a> {
+    /// Autocommit mode.
+    pub autocommit: bool,
+    /// The data directory, reported as `datadir`.
+    pub data_dir: &'a str,
+}
+
+/// Variables with fixed values, sorted by name.
+const FIXED: &[(&str, Fixed)] = &[
+    ("auto_increment_increment", Fixed::Int(1)),
+    ("auto_increment_offset", Fixed::Int(1)),
+    ("character_set_client", Fixed::Text("utf8mb4")),
+    ("character_set_connection", Fixed::Text("utf8mb4")),
+    ("character_set_database", Fixed::Text("utf8mb4")),
+    ("character_set_filesystem", Fixed::Text("binary")),
+    ("character_set_results", Fixed::Text("utf8mb4")),
+    ("character_set_server", Fixed::Text("utf8mb4")),
+    ("character_set_system", Fixed::Text("utf8mb3")),
+    ("collation_connection", Fixed::Text("utf8mb4_general_ci")),
+    ("collation_database", Fixed::Text("utf8mb4_general_ci")),
+    ("collation_server", Fixed::Text("utf8mb4_general_ci")),
+    ("default_storage_engine", Fixed::Text("InnoDB")),
+    ("default_week_format", Fixed::Int(0)),
+    ("div_precision_increment", Fixed::Int(4)),
+    ("foreign_key_checks", Fixed::Switch(false)),
+    ("group_concat_max_len", Fixed::Int(1024)),
+    ("have_ssl", Fixed::Text("DISABLED")),
+    ("hostname", Fixed::Text("localhost")),
+    ("init_connect", Fixed::Text("")),
+    ("innodb_large_prefix", Fixed::Switch(true)),
+    ("interactive_timeout", Fixed::Int(28800)),
+    ("license", Fixed::Text("MIT OR Apache-2.0")),
+    ("lower_case_table_names", Fixed::Int(0)),
+    ("max_allowed_packet", Fixed::Int(67_108_864)),
+    ("max_connections", Fixed::Int(151)),
+    ("net_buffer_length", Fixed::Int(16384)),
+    ("net_read_timeout", Fixed::Int(30)),
+    ("net_write_timeout", Fixed::Int(60)),
+    ("performance_schema", Fixed::Switch(false)),
+    ("port", Fixed::Int(3306)),
+    ("protocol_version", Fixed::Int(10)),
+    ("query_cache_size", Fixed::Int(0)),
+    ("query_cache_type", Fixed::Switch(false)),
+    ("sql_auto_is_null", Fixed::Switch(false)),
+    ("sql_mode", Fixed::Text("NO_ENGINE_SUBSTITUTION")),
+    ("sql_safe_updates", Fixed::Switch(false)),
+    ("sql_select_limit", Fixed::Int(i64::MAX)),
+    ("storage_engine", Fixed::Text("InnoDB")),
+    ("system_time_zone", Fixed::Text("UTC")),
+    ("time_zone", Fixed::Text("+00:00")),
+    ("transaction_isolation", Fixed::Text("SERIALIZABLE")),
+    ("transaction_read_only", Fixed::Switch(false)),
+    ("tx_isolation", Fixed::Text("SERIALIZABLE")),
+    ("tx_read_only", Fixed::Switch(false)),
+    ("version_comment", Fixed::Text("ePHPm embedded SQLite")),
+    (
+        "version_compile_machine",
+        Fixed::Text(std::env::consts::ARCH),
+    ),
+    ("version_compile_os", Fixed::Text(std::env::consts::OS)),
+    ("wait_timeout", Fixed::Int(28800)),
+];
+
+/// A fixed value (the `const` form of [`VariableValue`]).
+#[derive(Debug, Clone, Copy)]
+enum Fixed {
+    Text(&'static str),
+    Int(i64),
+    Switch(bool),
+}
+
+/// Every variable with its value, sorted by name.
+pub fn all(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
+    let mut variables: Vec<(String, VariableValue)> = FIXED
+        .iter()
+        .map(|(name, value)| {
+            let value = match *value {
+                Fixed::Text(text) => VariableValue::Text(text.to_owned()),
+                Fixed::Int(number) => VariableValue::Int(number),
+                Fixed::Switch(on) => VariableValue::Switch(on),
+            };
+            ((*name).to_owned(), value)
+        })
+        .collect();
+    variables.push((
+        "autocommit".to_owned(),
+        VariableValue::Switch(facts.autocommit),
+    ));
+    variables.push((
+        "datadir".to_owned(),
+        VariableValue::Text(facts.data_dir.to_owned()),
+    ));
+    variables.push((
+        "version".to_owned(),
+        VariableValue::Text(SERVER_VERSION.to_owned()),
+    ));
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    variables
+}
+
+/// The value of `@@name`, where `name` may carry a `session.`, `global.` or `local.` scope;
+/// `None` for variables this server does not know.
+pub fn lookup(name: &str, facts: SessionFacts<'_>) -> Option<VariableValue> {
+    let lowered = name.trim().trim_start_matches('@').to_ascii_lowercase();
+    let bare = ["session.", "global.", "local."]
+        .iter()
+        .find_map(|scope| lowered.strip_prefix(scope))
+        .unwrap_or(&lowered);
+    all(facts)
+        .into_iter()
+        .find(|(candidate, _)| candidate == bare)
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FACTS: SessionFacts<'static> = SessionFacts {
+        autocommit: true,
+        data_dir: "/data",
+    };
+
+    #[test]
+    fn looks_up_with_and_without_scope() {
+        assert_eq!(
+            lookup("version", FACTS),
+            Some(VariableValue::Text(SERVER_VERSION.to_owned()))
+        );
+        assert_eq!(lookup("SESSION.sql_mode", FACTS), lookup("sql_mode", FACTS));
+        assert_eq!(
+            lookup("@@global.autocommit", FACTS),
+            Some(VariableValue::Switch(true))
+        );
+        assert_eq!(lookup("no_such_thing", FACTS), None);
+    }
+
+    #[test]
+    fn names_are_sorted_and_unique() {
+        let names: Vec<String> = all(FACTS).into_iter().map(|(name, _)| name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn switches_display_as_on_off() {
+        assert_eq!(VariableValue::Switch(true).display(), "ON");
+        assert_eq!(VariableValue::Int(4).display(), "4");
+    }
+}

@@ -1,0 +1,98 @@
+//! The built-in database end to end: PHP reaches it through the injected environment with
+//! PDO and mysqli, the `mysql` client sees the same data, and it survives a restart.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, ServerOptions};
+
+fn mysql(port: u16, sql: &str) -> String {
+    let output = Command::new("mysql")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{port}"),
+            "-uroot",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .args(["ephpm", "-e", sql])
+        .output()
+        .expect("running the mysql client (apt package mariadb-client)");
+    assert!(
+        output.status.success(),
+        "mysql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn php_and_the_mysql_client_share_the_embedded_database() {
+    let server = Server::start(ServerOptions::default());
+    let first = server.get("/db/visit.php?note=alpha");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.value("ID").as_deref(), Some("1"), "{}", first.text());
+    assert_eq!(first.value("COUNT").as_deref(), Some("1"));
+    assert_eq!(
+        first.value("DUP_ERROR").as_deref(),
+        Some("1062"),
+        "duplicate key must be MySQL error 1062"
+    );
+    let url = format!("mysql://root:@127.0.0.1:{}/ephpm", server.db_port());
+    assert_eq!(first.value("DATABASE_URL").as_deref(), Some(url.as_str()));
+
+    let second = server.get("/db/visit.php?note=beta");
+    assert_eq!(second.value("ID").as_deref(), Some("2"));
+    assert_eq!(second.value("COUNT").as_deref(), Some("2"));
+
+    assert_eq!(
+        mysql(server.db_port(), "SELECT note FROM visits ORDER BY id"),
+        "alpha\nbeta"
+    );
+    let error = Command::new("mysql")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{}", server.db_port()),
+            "-uroot",
+            "-pwrong",
+        ])
+        .args(["ephpm", "-e", "SELECT 1"])
+        .output()
+        .expect("running mysql");
+    assert!(!error.status.success());
+    assert!(
+        String::from_utf8_lossy(&error.stderr).contains("1045"),
+        "wrong password: 1045"
+    );
+}
+
+#[test]
+fn committed_rows_survive_a_restart() {
+    let mut server = Server::start(ServerOptions::default());
+    let port = server.db_port();
+    mysql(
+        port,
+        "CREATE TABLE kept (v VARCHAR(10)); INSERT INTO kept VALUES ('stays')",
+    );
+    let data = server.dir().join(".ephpm/data/ephpm.sqlite");
+    assert!(
+        data.exists(),
+        "the database file lives in db.data_dir: {}",
+        data.display()
+    );
+    let status = server.stop_with("KILL");
+    assert!(!status.success());
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(&data, copy.path().join("ephpm.sqlite")).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let side = data.with_file_name(format!("ephpm.sqlite{suffix}"));
+        if side.exists() {
+            std::fs::copy(&side, copy.path().join(format!("ephpm.sqlite{suffix}"))).unwrap();
+        }
+    }
+    let restarted = Server::start(
+        ServerOptions::default().env("EPHPM_DB__DATA_DIR", copy.path().to_str().unwrap()),
+    );
+    assert_eq!(mysql(restarted.db_port(), "SELECT v FROM kept"), "stays");
+}
