@@ -6,11 +6,9 @@
 
 mod support;
 
-use std::process::Command;
-
 use dbwire::auth::AuthPlugin;
 use dbwire::server::ServerConfig;
-use support::{ephpm_binary, TestServer};
+use support::TestServer;
 
 /// Assertion helpers every script starts with. Any PHP warning or notice fails the script.
 const PRELUDE: &str = r#"<?php
@@ -46,23 +44,7 @@ function big_blob() {
 
 /// Runs `body` (PHP without the opening tag) after the prelude; it must print `PASS` last.
 fn run_php(server: &TestServer, body: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("test.php");
-    let source = format!("{PRELUDE}\n{body}\necho \"PASS\\n\";\n")
-        .replace("{PORT}", &server.port.to_string());
-    std::fs::write(&script, source).unwrap();
-    let output = Command::new(ephpm_binary())
-        .arg("php-cli")
-        .arg(&script)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.trim_end().ends_with("PASS"),
-        "PHP script failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    support::php::run_php(PRELUDE, body, server.port);
 }
 
 #[test]

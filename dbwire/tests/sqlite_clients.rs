@@ -2,10 +2,11 @@
 //! client, and PHP's mysqlnd (PDO with server-side prepared statements, and mysqli) through
 //! the ePHPm binary (`cargo build --release` in the workspace root, or `DBWIRE_EPHPM_BIN`).
 
+#[path = "support/php.rs"]
+mod php;
 mod sqlite_support;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -108,37 +109,8 @@ function same($expected, $actual, $what) {
 }
 "#;
 
-fn ephpm_binary() -> PathBuf {
-    let path = std::env::var_os("DBWIRE_EPHPM_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ephpm")
-        });
-    assert!(
-        path.exists(),
-        "these tests need the ePHPm binary at {}",
-        path.display()
-    );
-    path
-}
-
 fn run_php(server: &SqliteServer, body: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("test.php");
-    let source = format!("{PRELUDE}\n{body}\necho \"PASS\\n\";\n")
-        .replace("{PORT}", &server.port.to_string());
-    std::fs::write(&script, source).unwrap();
-    let output = Command::new(ephpm_binary())
-        .arg("php-cli")
-        .arg(&script)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        out.trim_end().ends_with("PASS"),
-        "PHP said:\n{out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    php::run_php(PRELUDE, body, server.port);
 }
 
 #[test]

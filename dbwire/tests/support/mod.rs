@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod memory;
+pub mod php;
 pub mod raw_client;
 
 use std::io;
@@ -73,21 +74,4 @@ pub fn mysql_cli() -> PathBuf {
         }
     }
     panic!("the `mysql` client is not installed; run `apt-get install mariadb-client`");
-}
-
-/// The ePHPm binary that runs PHP scripts (`ephpm php-cli script.php`); panics with a clear
-/// message when it has not been built. `DBWIRE_EPHPM_BIN` overrides the path.
-pub fn ephpm_binary() -> PathBuf {
-    let path = std::env::var_os("DBWIRE_EPHPM_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ephpm")
-        });
-    assert!(
-        path.exists(),
-        "the PHP client tests need the ePHPm binary at {} (build it with `cargo build --release` \
-         in the workspace root, or point DBWIRE_EPHPM_BIN at it)",
-        path.display()
-    );
-    path
 }
