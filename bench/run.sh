@@ -343,7 +343,8 @@ start_ephpm() {
   # shellcheck disable=SC2206 # BENCH_EPHPM_ARGS is a word-split list on purpose
   [ -n "$BENCH_EPHPM_ARGS" ] && extra=($BENCH_EPHPM_ARGS)
   # Like the peers, no access log: the bench measures serving, not log writing.
-  (cd "$ROOT" && EPHPM_LOG__ACCESS_LOG=off exec "$EPHPM_BIN" serve --root "$BENCH_DIR/php" --listen "$HOST:$EPHPM_PORT" \
+  # ePHPm reads every EPHPM_* variable as configuration: pass none of ours (EPHPM_BIN).
+  (cd "$ROOT" && exec env -u EPHPM_BIN EPHPM_LOG__ACCESS_LOG=off "$EPHPM_BIN" serve --root "$BENCH_DIR/php" --listen "$HOST:$EPHPM_PORT" \
     --cores "$CORES" "${extra[@]}") >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# Benchmark the WordPress front page: ePHPm with its built-in SQLite-backed MySQL server against
+# nginx + php-fpm + MariaDB, in one run.
+#
+# Each stack gets its own copy of Debian's WordPress with a standalone wp-config.php, is
+# installed over HTTP, checked (the front page must show the site title), measured with wrk and
+# stopped, one stack at a time. Prints a table and ePHPm's ratio to the peer, and writes the same
+# as markdown to $BENCH_OUT. See bench/README.md.
+#
+# Settings (environment):
+#   EPHPM_BIN           ePHPm binary (default: built by scripts/setup.sh --release)
+#   BENCH_DURATION      wrk duration per measurement (default 10s)
+#   BENCH_WARMUP        wrk warm-up before each measurement (default 2s)
+#   BENCH_CONNS         connection counts (default "32")
+#   BENCH_FPM_CHILDREN  php-fpm pm.max_children (default 8)
+#   BENCH_OUT           markdown output (default bench/last-wordpress.md)
+#   BENCH_KEEP_WORK=1   keep the temporary directory (copies, configs, logs, raw wrk outputs)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+# shellcheck source=SCRIPTDIR/../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+CORES=$(nproc)
+EPHPM_BIN_GIVEN=${EPHPM_BIN:-}
+EPHPM_BIN=${EPHPM_BIN:-$ROOT/target/release/ephpm}
+BENCH_DURATION=${BENCH_DURATION:-10s}
+BENCH_WARMUP=${BENCH_WARMUP:-2s}
+BENCH_CONNS=${BENCH_CONNS:-32}
+BENCH_FPM_CHILDREN=${BENCH_FPM_CHILDREN:-8}
+BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/last-wordpress.md}
+BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
+
+HOST=127.0.0.1
+EPHPM_PORT=18180
+NGINX_PORT=18181
+MARIADB_PORT=13406
+EPHPM_DB_PORT=13407
+WORDPRESS_SOURCE=/usr/share/wordpress
+WP_CONFIG_TEMPLATE=$ROOT/tests/fixtures/wordpress/wp-config.php
+SITE_TITLE="ePHPm WordPress bench"
+WRK_TIMEOUT=30s
+APT_PACKAGES=(mariadb-server nginx php8.2-fpm php8.2-mysql wordpress wrk curl)
+
+WORK=""
+# PIDs of the daemons we started, stopped newest first by stop_all.
+STARTED_PIDS=()
+# Lines "server<TAB>conns<TAB>req/s<TAB>p99 ms" collected by measure().
+RESULTS_TSV=""
+# The 1/5/15-minute load averages when the run started, recorded in the report.
+LOAD_AT_START=""
+
+die() {
+  printf 'wordpress bench: FAILED: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Process lifecycle
+
+# SIGTERM, up to 10 s of grace (MariaDB flushes on shutdown), then SIGKILL.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local i
+  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
+    stop_pid "${STARTED_PIDS[i]}"
+  done
+  STARTED_PIDS=()
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop_all
+  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+    if [ "$BENCH_KEEP_WORK" = 1 ] || { [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ "$status" -ne 143 ]; }; then
+      printf 'wordpress bench: work directory kept: %s\n' "$WORK" >&2
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$status"
+}
+
+# Fail when something already listens on the port (a stale server would be measured instead).
+require_free_port() {
+  if (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; then
+    die "port $1 is already in use"
+  fi
+}
+
+# Wait until a TCP port accepts connections while the process lives, or fail with its log.
+wait_port() {
+  local name=$1 pid=$2 port=$3 log=$4 i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2 || true; die "$name exited during startup"; }
+    (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2 || true
+  die "$name did not listen on $HOST:$port within 30 s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# WordPress sites
+
+# A private copy of Debian's WordPress whose wp-config.php points at the given database.
+make_site() {
+  local dir=$1 db_host=$2
+  cp -rL "$WORDPRESS_SOURCE" "$dir"
+  rm -f "$dir/wp-config.php"
+  sed "s/@DB_HOST@/$db_host/" "$WP_CONFIG_TEMPLATE" >"$dir/wp-config.php"
+  chown -R www-data:www-data "$dir"
+}
+
+# Run WordPress's installer over HTTP, then require the front page to show the site title.
+install_site() {
+  local name=$1 port=$2 out="$WORK/$1.install.html" home="$WORK/$1.home.html"
+  curl -sS --fail --max-time 60 -o "$out" "http://$HOST:$port/wp-admin/install.php?step=2" \
+    --data-urlencode "weblog_title=$SITE_TITLE" --data-urlencode "user_name=admin" \
+    --data-urlencode "admin_password=bench-password" --data-urlencode "admin_password2=bench-password" \
+    --data-urlencode "pw_weak=1" --data-urlencode "admin_email=admin@example.com" \
+    --data-urlencode "blog_public=0" || die "$name: WordPress install request failed"
+  grep -q 'Success!' "$out" || die "$name: WordPress install did not succeed (see $out)"
+  check_front_page "$name" "$port" "$home"
+}
+
+check_front_page() {
+  local name=$1 port=$2 home=$3 status
+  status=$(curl -sS --max-time 10 -o "$home" -w '%{http_code}' "http://$HOST:$port/") ||
+    die "$name: GET / failed"
+  [ "$status" = 200 ] || die "$name: GET / answered $status (see $home)"
+  grep -q "$SITE_TITLE" "$home" || die "$name: the front page does not show the site title (see $home)"
+  printf 'wordpress bench: %s serves the installed front page (%s bytes)\n' "$name" "$(wc -c <"$home")" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+# ePHPm reads every EPHPM_* variable as a setting and rejects unknown ones (EPHPM_BIN among
+# them): the server gets only the settings below.
+start_ephpm() {
+  local dir="$WORK/ephpm" name unset=()
+  mkdir -p "$dir"
+  make_site "$dir/wordpress" "$HOST:$EPHPM_DB_PORT"
+  for name in $(compgen -e); do
+    [[ $name == EPHPM_* ]] && unset+=(-u "$name")
+  done
+  (cd "$dir" && exec env "${unset[@]}" EPHPM_LOG__ACCESS_LOG=off EPHPM_DB__LISTEN="$HOST:$EPHPM_DB_PORT" \
+    EPHPM_DB__DATA_DIR="$dir/data" "$EPHPM_BIN" serve --root "$dir/wordpress" \
+    --listen "$HOST:$EPHPM_PORT" --cores "$CORES") >"$dir/server.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  wait_port ePHPm "$pid" "$EPHPM_PORT" "$dir/server.log"
+  wait_port "ePHPm database" "$pid" "$EPHPM_DB_PORT" "$dir/server.log"
+}
+
+start_mariadb() {
+  local dir="$WORK/mariadb"
+  mkdir -p "$dir"
+  mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
+    --auth-root-authentication-method=normal >"$dir/install.log" 2>&1 ||
+    { tail -n 20 "$dir/install.log" >&2; die "mariadb-install-db failed"; }
+  mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$dir/mariadb.sock" \
+    --port="$MARIADB_PORT" --bind-address="$HOST" --pid-file="$dir/mariadb.pid" \
+    --log-error="$dir/error.log" >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  wait_port MariaDB "$pid" "$MARIADB_PORT" "$dir/error.log"
+  mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot -e 'CREATE DATABASE wordpress' ||
+    die "could not create the wordpress database in MariaDB"
+}
+
+start_php_fpm() {
+  local dir="$WORK/php-fpm" i
+  mkdir -p "$dir"
+  chown www-data:www-data "$dir"
+  cat >"$dir/php-fpm.conf" <<EOF
+[global]
+pid = $dir/php-fpm.pid
+error_log = $dir/error.log
+daemonize = no
+
+[wordpress]
+user = www-data
+group = www-data
+listen = $dir/php-fpm.sock
+listen.owner = www-data
+listen.group = www-data
+listen.mode = 0660
+listen.backlog = 4096
+pm = static
+pm.max_children = $BENCH_FPM_CHILDREN
+pm.max_requests = 0
+php_admin_value[opcache.enable] = 1
+EOF
+  php-fpm8.2 --nodaemonize --fpm-config "$dir/php-fpm.conf" >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  for ((i = 0; i < 100; i++)); do
+    [ -S "$dir/php-fpm.sock" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
+  die "php-fpm did not create its socket"
+}
+
+start_nginx() {
+  local dir="$WORK/nginx"
+  mkdir -p "$dir/temp"
+  cat >"$dir/nginx.conf" <<EOF
+user www-data;
+worker_processes $CORES;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path $dir/temp/body;
+    fastcgi_temp_path $dir/temp/fastcgi;
+    proxy_temp_path $dir/temp/proxy;
+    uwsgi_temp_path $dir/temp/uwsgi;
+    scgi_temp_path $dir/temp/scgi;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    server {
+        listen $HOST:$NGINX_PORT backlog=4096;
+        root $WORK/nginx-site/wordpress;
+        index index.php;
+        location / {
+            try_files \$uri \$uri/ /index.php?\$args;
+        }
+        location ~ \.php\$ {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+            fastcgi_pass unix:$WORK/php-fpm/php-fpm.sock;
+        }
+    }
+}
+EOF
+  nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  wait_port nginx "$pid" "$NGINX_PORT" "$dir/error.log"
+}
+
+start_peer() {
+  mkdir -p "$WORK/nginx-site"
+  make_site "$WORK/nginx-site/wordpress" "$HOST:$MARIADB_PORT"
+  start_mariadb
+  start_php_fpm
+  start_nginx
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measurement and report
+
+# wrk against / for every connection count; appends to RESULTS_TSV.
+measure() {
+  local key=$1 port=$2 conns out rate p99
+  for conns in $BENCH_CONNS; do
+    # A WordPress page under load can take longer than wrk's default 2 s timeout: a timed-out
+    # request would be left out of the latency histogram instead of counted as slow.
+    wrk -t1 -c"$conns" -d"$BENCH_WARMUP" --timeout "$WRK_TIMEOUT" "http://$HOST:$port/" >/dev/null
+    out="$WORK/$key.c$conns.wrk"
+    wrk -t1 -c"$conns" -d"$BENCH_DURATION" --timeout "$WRK_TIMEOUT" --latency "http://$HOST:$port/" >"$out"
+    if grep -qE 'Non-2xx or 3xx responses|Socket errors' "$out"; then
+      cat "$out" >&2
+      die "$key: wrk saw error responses or socket errors"
+    fi
+    rate=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    p99=$(awk '$1 == "99%" { v = $2; ms = v + 0
+      if (v ~ /us$/) ms /= 1000; else if (v ~ /ms$/) ms += 0; else if (v ~ /m$/) ms *= 60000
+      else if (v ~ /s$/) ms *= 1000
+      printf "%.2f", ms }' "$out")
+    printf '%s\t%s\t%s\t%s\n' "$key" "$conns" "$rate" "$p99" >>"$RESULTS_TSV"
+    printf 'wordpress bench: %-6s -c%-4s %s req/s, p99 %s ms\n' "$key" "$conns" "$rate" "$p99" >&2
+  done
+}
+
+# The markdown report: one row per server and connection count, then ePHPm's ratio to the peer.
+write_report() {
+  awk -F '\t' -v date="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" -v cores="$CORES" \
+    -v wrk="-t1 -d$BENCH_DURATION --timeout $WRK_TIMEOUT --latency after a $BENCH_WARMUP warm-up" \
+    -v fpm="$BENCH_FPM_CHILDREN" -v loadavg="$LOAD_AT_START" '
+    { rate[$1, $2] = $3; p99[$1, $2] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+    END {
+      printf "# WordPress front page: ePHPm vs nginx + php-fpm + MariaDB\n\n"
+      printf "%s, %s cores, wrk %s, GET / of a freshly installed site.\n\n", date, cores, wrk
+      printf "- ePHPm: built-in SQLite-backed MySQL server, --cores %s\n", cores
+      printf "- nginx + php-fpm (pm static, %s children, opcache on) + MariaDB\n", fpm
+      printf "- load average before the run: %s (other work on the machine makes the numbers noisy;\n", loadavg
+      printf "  compare the ratio within one run, not absolute numbers across runs)\n\n"
+      printf "| server | conns | req/s | p99 ms |\n|---|---:|---:|---:|\n"
+      for (i = 1; i <= n; i++) {
+        c = order[i]
+        printf "| ePHPm | %s | %s | %s |\n", c, rate["ephpm", c], p99["ephpm", c]
+        printf "| nginx + php-fpm + MariaDB | %s | %s | %s |\n", c, rate["nginx", c], p99["nginx", c]
+      }
+      printf "\n"
+      for (i = 1; i <= n; i++) {
+        c = order[i]
+        if (rate["nginx", c] > 0)
+          printf "ePHPm / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", c,
+            rate["ephpm", c] / rate["nginx", c], (p99["nginx", c] > 0 ? p99["ephpm", c] / p99["nginx", c] : 0)
+      }
+    }' "$RESULTS_TSV" >"$BENCH_OUT"
+}
+
+locate_ephpm() {
+  if [ -z "$EPHPM_BIN_GIVEN" ]; then
+    EPHPM_BIN=$(bash "$ROOT/scripts/setup.sh" --release | tail -n 1) || die "scripts/setup.sh --release failed"
+  fi
+  [ -x "$EPHPM_BIN" ] || die "no executable ePHPm at $EPHPM_BIN (build it or set EPHPM_BIN)"
+}
+
+main() {
+  ensure_apt "${APT_PACKAGES[@]}"
+  [ -d "$WORDPRESS_SOURCE" ] || die "WordPress not found in $WORDPRESS_SOURCE"
+  local port
+  for port in "$EPHPM_PORT" "$EPHPM_DB_PORT" "$NGINX_PORT" "$MARIADB_PORT"; do
+    require_free_port "$port"
+  done
+  locate_ephpm
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  WORK=$(mktemp -d /tmp/ephpm-wordpress-bench.XXXXXX)
+  chmod 755 "$WORK"
+  LOAD_AT_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
+  RESULTS_TSV="$WORK/results.tsv"
+  : >"$RESULTS_TSV"
+
+  step "ePHPm + built-in database on $HOST:$EPHPM_PORT (database $HOST:$EPHPM_DB_PORT)"
+  start_ephpm
+  install_site ephpm "$EPHPM_PORT"
+  measure ephpm "$EPHPM_PORT"
+  stop_all
+
+  step "nginx + php-fpm ($BENCH_FPM_CHILDREN children) on $HOST:$NGINX_PORT, MariaDB on $HOST:$MARIADB_PORT"
+  start_peer
+  install_site nginx "$NGINX_PORT"
+  measure nginx "$NGINX_PORT"
+  stop_all
+
+  step "results"
+  mkdir -p "$(dirname "$BENCH_OUT")"
+  write_report
+  cat "$BENCH_OUT"
+}
+
+main "$@"
