@@ -28,6 +28,9 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 # shellcheck source=SCRIPTDIR/../scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+BENCH_NAME=bench
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 CORES=$(nproc)
 # Without EPHPM_BIN, scripts/setup.sh builds (or finds) the release binary.
@@ -59,80 +62,6 @@ APT_PACKAGES=(nginx php8.2-fpm php8.2-cli apache2 libapache2-mod-php8.2 wrk proc
 WORK=""
 DOCROOT=""
 RESULTS=""
-# PIDs of the daemons we started, stopped in reverse order by stop_all.
-STARTED_PIDS=()
-
-die() {
-  printf 'bench: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-
-# ---------------------------------------------------------------------------------------------
-# Process lifecycle
-
-# Stop one process we started: SIGTERM, up to 5 s of grace, then SIGKILL. A process that leads
-# its own process group (apache under setsid) has the rest of its group killed afterwards.
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  # Only a process that made its own group (apache under setsid) has a group with its PID.
-  if kill -0 -- "-$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-# Stop every daemon started so far, newest first.
-stop_all() {
-  local i
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-    stop_pid "${STARTED_PIDS[i]}"
-  done
-  STARTED_PIDS=()
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  stop_all
-  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-    # Keep it for a look after a failure (not after Ctrl-C or SIGTERM) or when asked to.
-    if [ "$BENCH_KEEP_WORK" = 1 ] || { [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ "$status" -ne 143 ]; }; then
-      printf 'bench: work directory kept: %s\n' "$WORK" >&2
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  exit "$status"
-}
-
-# Wait until a server answers on its port (any HTTP status), or fail with its log.
-wait_ready() {
-  local name=$1 pid=$2 port=$3 log=$4 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2 || true; die "$name exited during startup"; }
-    curl -s -o /dev/null --max-time 1 "http://$HOST:$port/" && return 0
-    sleep 0.1
-  done
-  tail -n 20 "$log" >&2 || true
-  die "$name did not answer on $HOST:$port within 10 s"
-}
-
-# Fail when something already listens on the port (a stale server would be measured instead).
-require_free_port() {
-  local port=$1
-  if (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
-    die "port $port is already in use"
-  fi
-}
 
 # ---------------------------------------------------------------------------------------------
 # Setup
@@ -197,86 +126,9 @@ write_meta() {
 # Server configs and starters. Each starter leaves the daemon's PID in STARTED_PIDS and in
 # the variable SERVER_PID (the process whose tree holds the client connections).
 
-SERVER_PID=""
-
-start_php_fpm() {
-  local children=$1 dir="$WORK/php-fpm"
-  mkdir -p "$dir"
-  chown www-data:www-data "$dir"
-  cat >"$dir/php-fpm.conf" <<EOF
-[global]
-pid = $dir/php-fpm.pid
-error_log = $dir/error.log
-daemonize = no
-rlimit_files = $(ulimit -n)
-
-[bench]
-user = www-data
-group = www-data
-listen = $dir/php-fpm.sock
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0660
-listen.backlog = 4096
-pm = static
-pm.max_children = $children
-pm.max_requests = 0
-php_admin_value[opcache.enable] = 1
-EOF
-  php-fpm8.2 --nodaemonize --fpm-config "$dir/php-fpm.conf" >"$dir/stdout.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=("$pid")
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [ -S "$dir/php-fpm.sock" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
-  die "php-fpm did not create its socket"
-}
-
-start_nginx() {
-  local dir="$WORK/nginx"
-  mkdir -p "$dir/temp"
-  cat >"$dir/nginx.conf" <<EOF
-user www-data;
-worker_processes $CORES;
-worker_rlimit_nofile $(ulimit -n);
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events {
-    worker_connections 16384;
-}
-http {
-    access_log off;
-    client_body_temp_path $dir/temp/body;
-    fastcgi_temp_path $dir/temp/fastcgi;
-    proxy_temp_path $dir/temp/proxy;
-    uwsgi_temp_path $dir/temp/uwsgi;
-    scgi_temp_path $dir/temp/scgi;
-    keepalive_timeout 120s;
-    keepalive_requests 1000000;
-    server {
-        listen $HOST:$NGINX_PORT backlog=4096;
-        root $DOCROOT;
-        location ~ \.php\$ {
-            include /etc/nginx/fastcgi_params;
-            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
-            fastcgi_pass unix:$WORK/php-fpm/php-fpm.sock;
-        }
-    }
-}
-EOF
-  nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED_PIDS+=("$SERVER_PID")
-  wait_ready nginx "$SERVER_PID" "$NGINX_PORT" "$dir/error.log"
-}
-
 start_nginx_fpm() {
   start_php_fpm "$1"
-  start_nginx
+  start_nginx "$DOCROOT"
 }
 
 start_apache() {
@@ -331,7 +183,7 @@ EOF
   setsid apache2 -f "$dir/httpd.conf" -DFOREGROUND >"$dir/stdout.log" 2>&1 &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
-  wait_ready apache2 "$SERVER_PID" "$APACHE_PORT" "$dir/error.log"
+  wait_port apache2 "$SERVER_PID" "$APACHE_PORT" "$dir/error.log"
   local from_file
   from_file=$(cat "$dir/httpd.pid")
   [ "$from_file" = "$SERVER_PID" ] || die "apache2 pid $from_file is not the started pid $SERVER_PID"
@@ -348,7 +200,7 @@ start_ephpm() {
     --cores "$CORES" "${extra[@]}") >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
-  wait_ready ePHPm "$SERVER_PID" "$EPHPM_PORT" "$dir/server.log"
+  wait_port ePHPm "$SERVER_PID" "$EPHPM_PORT" "$dir/server.log"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 # shellcheck source=SCRIPTDIR/../scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+BENCH_NAME="wordpress bench"
+# MariaDB flushes on shutdown: give daemons 10 s.
+STOP_GRACE_TENTHS=100
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 CORES=$(nproc)
 EPHPM_BIN_GIVEN=${EPHPM_BIN:-}
@@ -44,74 +49,10 @@ WRK_TIMEOUT=30s
 APT_PACKAGES=(mariadb-server nginx php8.2-fpm php8.2-mysql wordpress wrk curl)
 
 WORK=""
-# PIDs of the daemons we started, stopped newest first by stop_all.
-STARTED_PIDS=()
 # Lines "server<TAB>conns<TAB>req/s<TAB>p99 ms" collected by measure().
 RESULTS_TSV=""
 # The 1/5/15-minute load averages when the run started, recorded in the report.
 LOAD_AT_START=""
-
-die() {
-  printf 'wordpress bench: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-
-# ---------------------------------------------------------------------------------------------
-# Process lifecycle
-
-# SIGTERM, up to 10 s of grace (MariaDB flushes on shutdown), then SIGKILL.
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-
-stop_all() {
-  local i
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-    stop_pid "${STARTED_PIDS[i]}"
-  done
-  STARTED_PIDS=()
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  stop_all
-  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-    if [ "$BENCH_KEEP_WORK" = 1 ] || { [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ "$status" -ne 143 ]; }; then
-      printf 'wordpress bench: work directory kept: %s\n' "$WORK" >&2
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  exit "$status"
-}
-
-# Fail when something already listens on the port (a stale server would be measured instead).
-require_free_port() {
-  if (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; then
-    die "port $1 is already in use"
-  fi
-}
-
-# Wait until a TCP port accepts connections while the process lives, or fail with its log.
-wait_port() {
-  local name=$1 pid=$2 port=$3 log=$4 i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2 || true; die "$name exited during startup"; }
-    (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  tail -n 20 "$log" >&2 || true
-  die "$name did not listen on $HOST:$port within 30 s"
-}
 
 # ---------------------------------------------------------------------------------------------
 # WordPress sites
@@ -183,89 +124,12 @@ start_mariadb() {
     die "could not create the wordpress database in MariaDB"
 }
 
-start_php_fpm() {
-  local dir="$WORK/php-fpm" i
-  mkdir -p "$dir"
-  chown www-data:www-data "$dir"
-  cat >"$dir/php-fpm.conf" <<EOF
-[global]
-pid = $dir/php-fpm.pid
-error_log = $dir/error.log
-daemonize = no
-
-[wordpress]
-user = www-data
-group = www-data
-listen = $dir/php-fpm.sock
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0660
-listen.backlog = 4096
-pm = static
-pm.max_children = $BENCH_FPM_CHILDREN
-pm.max_requests = 0
-php_admin_value[opcache.enable] = 1
-EOF
-  php-fpm8.2 --nodaemonize --fpm-config "$dir/php-fpm.conf" >"$dir/stdout.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=("$pid")
-  for ((i = 0; i < 100; i++)); do
-    [ -S "$dir/php-fpm.sock" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
-  die "php-fpm did not create its socket"
-}
-
-start_nginx() {
-  local dir="$WORK/nginx"
-  mkdir -p "$dir/temp"
-  cat >"$dir/nginx.conf" <<EOF
-user www-data;
-worker_processes $CORES;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    include /etc/nginx/mime.types;
-    access_log off;
-    client_body_temp_path $dir/temp/body;
-    fastcgi_temp_path $dir/temp/fastcgi;
-    proxy_temp_path $dir/temp/proxy;
-    uwsgi_temp_path $dir/temp/uwsgi;
-    scgi_temp_path $dir/temp/scgi;
-    keepalive_timeout 120s;
-    keepalive_requests 1000000;
-    server {
-        listen $HOST:$NGINX_PORT backlog=4096;
-        root $WORK/nginx-site/wordpress;
-        index index.php;
-        location / {
-            try_files \$uri \$uri/ /index.php?\$args;
-        }
-        location ~ \.php\$ {
-            include /etc/nginx/fastcgi_params;
-            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
-            fastcgi_pass unix:$WORK/php-fpm/php-fpm.sock;
-        }
-    }
-}
-EOF
-  nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=("$pid")
-  wait_port nginx "$pid" "$NGINX_PORT" "$dir/error.log"
-}
-
 start_peer() {
   mkdir -p "$WORK/nginx-site"
   make_site "$WORK/nginx-site/wordpress" "$HOST:$MARIADB_PORT"
   start_mariadb
-  start_php_fpm
-  start_nginx
+  start_php_fpm "$BENCH_FPM_CHILDREN"
+  start_nginx "$WORK/nginx-site/wordpress" front-controller
 }
 
 # ---------------------------------------------------------------------------------------------
