@@ -7,19 +7,12 @@
 mod common;
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use common::{curl, ephpm_binary, fixture, Response};
-use tempfile::TempDir;
+use common::{curl, fixture, Response, Server, ServerOptions};
 
 /// Where Debian's `wordpress` package installs WordPress.
 const WORDPRESS_SOURCE: &str = "/usr/share/wordpress";
-/// How long the server may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 const ADMIN_USER: &str = "admin";
 const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
@@ -42,123 +35,39 @@ const ERROR_MARKERS: &[&str] = &[
     "Parse error",
 ];
 
-/// A copy of WordPress served by a running `ephpm serve`, killed when dropped.
-struct WordPressSite {
-    child: Option<Child>,
-    dir: TempDir,
-    addr: SocketAddr,
+/// Starts `ephpm serve` on a copy of Debian's WordPress with the test's `wp-config.php`.
+fn start_site() -> Server {
+    let source = Path::new(WORDPRESS_SOURCE);
+    assert!(
+        source.join("wp-settings.php").is_file(),
+        "WordPress not found in {WORDPRESS_SOURCE} (apt-get install wordpress)"
+    );
+    let mut options = ServerOptions::default()
+        .docroot_source(source)
+        .without("wp-config.php")
+        .env("EPHPM_LOG__ACCESS_LOG", "off")
+        .setup(write_wp_config);
+    if source.join(".htaccess").exists() {
+        options = options.without(".htaccess");
+    }
+    Server::start(options)
 }
 
-impl WordPressSite {
-    /// Copies WordPress into a temporary docroot with the test's `wp-config.php` and starts a
-    /// server on it, waiting until it has logged that it serves.
-    fn start() -> WordPressSite {
-        let source = Path::new(WORDPRESS_SOURCE);
-        assert!(
-            source.join("wp-settings.php").is_file(),
-            "WordPress not found in {WORDPRESS_SOURCE} (apt-get install wordpress)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let docroot = dir.path().join("docroot");
-        copy_following_links(source, &docroot);
-
-        let db_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let template = fs::read_to_string(fixture("wordpress/wp-config.php")).unwrap();
-        let config = template.replace("@DB_HOST@", &db_addr.to_string());
-        fs::write(docroot.join("wp-config.php"), config).unwrap();
-
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let mut command = Command::new(ephpm_binary());
-        command
-            .arg("serve")
-            .arg("--root")
-            .arg(&docroot)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .args(["--cores", "1", "--threads", "4"]);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("EPHPM_") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("EPHPM_DB__LISTEN", db_addr.to_string())
-            .env("EPHPM_DB__DATA_DIR", dir.path().join("data"))
-            .env("EPHPM_LOG__ACCESS_LOG", "off")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.path().join("stdout.log")).unwrap())
-            .stderr(fs::File::create(dir.path().join("stderr.log")).unwrap());
-        let child = command.spawn().expect("spawning ephpm serve");
-
-        let mut site = WordPressSite {
-            child: Some(child),
-            dir,
-            addr,
-        };
-        site.wait_until_serving();
-        site
-    }
-
-    fn wait_until_serving(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let child = self.child.as_mut().unwrap();
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "ephpm serve exited during start-up with {status}\n--- server log ---\n{}",
-                    self.log()
-                );
-            }
-            let accepting =
-                TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok();
-            if accepting && self.log().contains("serving") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ephpm serve was not ready on {} after {START_TIMEOUT:?}\n--- server log ---\n{}",
-                self.addr,
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `http://127.0.0.1:PORT` followed by `path`.
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Everything the server wrote to stderr and stdout so far.
-    fn log(&self) -> String {
-        let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("{}{}", read("stderr.log"), read("stdout.log"))
-    }
-
-    /// The temporary directory holding the docroot, the database files and the logs.
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for WordPressSite {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Writes the test's `wp-config.php`, pointing WordPress at the server's built-in database.
+fn write_wp_config(docroot: &Path, db_port: u16) {
+    let template = fs::read_to_string(fixture("wordpress/wp-config.php")).unwrap();
+    let config = template.replace("@DB_HOST@", &format!("127.0.0.1:{db_port}"));
+    fs::write(docroot.join("wp-config.php"), config).unwrap();
 }
 
 /// A curl-driven client that keeps its cookies between requests, as a browser does.
 struct Browser<'a> {
-    site: &'a WordPressSite,
+    site: &'a Server,
     cookie_jar: PathBuf,
 }
 
 impl<'a> Browser<'a> {
-    fn new(site: &'a WordPressSite) -> Browser<'a> {
+    fn new(site: &'a Server) -> Browser<'a> {
         Browser {
             site,
             cookie_jar: site.dir().join("cookies.txt"),
@@ -204,7 +113,7 @@ impl<'a> Browser<'a> {
 
 #[test]
 fn wordpress_runs_on_the_embedded_database() {
-    let site = WordPressSite::start();
+    let site = start_site();
     let browser = Browser::new(&site);
 
     install(&browser);
@@ -257,7 +166,7 @@ fn install(browser: &Browser) {
 }
 
 /// Step 2: the login form sets the auth cookies and sends the admin to the dashboard.
-fn log_in(site: &WordPressSite, browser: &Browser) {
+fn log_in(site: &Server, browser: &Browser) {
     let form = browser.get("/wp-login.php");
     assert_clean_page(&form, "login form");
 
@@ -297,7 +206,7 @@ fn rest_nonce(browser: &Browser) -> String {
 }
 
 /// Step 3: publishes a post through the REST API, as the block editor does; returns its id.
-fn publish_post(site: &WordPressSite, browser: &Browser, nonce: &str) -> u64 {
+fn publish_post(site: &Server, browser: &Browser, nonce: &str) -> u64 {
     let body = format!(
         "{{\"title\":\"{POST_TITLE}\",\"status\":\"publish\",\
          \"content\":\"<!-- wp:paragraph --><p>{POST_BODY}</p><!-- /wp:paragraph -->\"}}"
@@ -318,7 +227,7 @@ fn publish_post(site: &WordPressSite, browser: &Browser, nonce: &str) -> u64 {
 }
 
 /// Step 4: saves `/%postname%/` on the permalink settings page and views the post there.
-fn use_pretty_permalinks(site: &WordPressSite, browser: &Browser, post_id: u64) {
+fn use_pretty_permalinks(site: &Server, browser: &Browser, post_id: u64) {
     let settings = browser.get("/wp-admin/options-permalink.php");
     let page = assert_clean_page(&settings, "permalink settings");
     let nonce = text_between(&page, "name=\"_wpnonce\" value=\"", "\"")
@@ -404,7 +313,7 @@ fn comment_on_the_post(browser: &Browser, post_id: u64) {
 }
 
 /// Step 7: uploads a PNG through the REST media endpoint and reads it back byte for byte.
-fn upload_an_image(site: &WordPressSite, browser: &Browser, nonce: &str) {
+fn upload_an_image(site: &Server, browser: &Browser, nonce: &str) {
     let image = png::swatch();
     let image_file = site.dir().join("upload.png");
     fs::write(&image_file, &image).unwrap();
@@ -478,33 +387,6 @@ fn json_number(json: &str, name: &str) -> Option<u64> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
-}
-
-/// Copies a directory tree, following symbolic links (Debian links parts of WordPress to
-/// `/etc/wordpress` and `/var/lib/wordpress`), leaving out Debian's `wp-config.php` and
-/// `.htaccess`.
-fn copy_following_links(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if from == Path::new(WORDPRESS_SOURCE) && (name == "wp-config.php" || name == ".htaccess") {
-            continue;
-        }
-        let source = entry.path();
-        let target = to.join(&name);
-        if fs::metadata(&source).unwrap().is_dir() {
-            copy_following_links(&source, &target);
-        } else {
-            fs::copy(&source, &target).unwrap();
-        }
-    }
-}
-
-/// Picks a port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// A PNG encoder just big enough for a test image: 8-bit RGB, no filtering, the image data in

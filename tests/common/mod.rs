@@ -52,6 +52,10 @@ pub struct ServerOptions {
     pub config_toml: Option<String>,
     /// Docroot-relative paths removed from the fixture copy before the server starts.
     pub remove: Vec<String>,
+    /// Serve a copy of this tree (symlinks followed) instead of `tests/fixtures/docroot`.
+    pub docroot_source: Option<PathBuf>,
+    /// Called with the docroot copy and the database port before the server starts.
+    pub setup: Option<fn(&Path, u16)>,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +67,8 @@ impl Default for ServerOptions {
             php_ini: Vec::new(),
             config_toml: None,
             remove: Vec::new(),
+            docroot_source: None,
+            setup: None,
         }
     }
 }
@@ -103,6 +109,18 @@ impl ServerOptions {
         self.remove.push(relative.to_string());
         self
     }
+
+    /// Serves a copy of `source` instead of the fixture docroot.
+    pub fn docroot_source(mut self, source: &Path) -> Self {
+        self.docroot_source = Some(source.to_path_buf());
+        self
+    }
+
+    /// Runs `setup(docroot, database_port)` before the server starts.
+    pub fn setup(mut self, setup: fn(&Path, u16)) -> Self {
+        self.setup = Some(setup);
+        self
+    }
 }
 
 /// A running `ephpm serve`, killed with SIGKILL when dropped.
@@ -124,8 +142,13 @@ impl Server {
     pub fn start(options: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("creating the server's temporary directory");
         let docroot = dir.path().join("docroot");
-        copy_dir(&fixture("docroot"), &docroot);
-        write_generated_files(dir.path(), &docroot);
+        match &options.docroot_source {
+            Some(source) => copy_dir(source, &docroot),
+            None => {
+                copy_dir(&fixture("docroot"), &docroot);
+                write_generated_files(dir.path(), &docroot);
+            }
+        }
         for relative in &options.remove {
             let path = docroot.join(relative);
             if path.is_dir() {
@@ -136,6 +159,10 @@ impl Server {
         }
         let port = free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let db_port = free_port();
+        if let Some(setup) = options.setup {
+            setup(&docroot, db_port);
+        }
 
         let mut command = Command::new(ephpm_binary());
         command
@@ -159,7 +186,6 @@ impl Server {
         clear_ephpm_env(&mut command);
         // Each server gets its own database port; its data lives in the temporary directory
         // (the default `.ephpm/data` below the working directory).
-        let db_port = free_port();
         command.env("EPHPM_DB__LISTEN", format!("127.0.0.1:{db_port}"));
         command.envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let stdout = fs::File::create(dir.path().join("stdout.log")).expect("creating stdout.log");
@@ -373,12 +399,16 @@ fn clear_ephpm_env(command: &mut Command) {
     }
 }
 
+/// Copies a tree, following symlinks (Debian's WordPress links into /etc and /var/lib).
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("creating a directory");
     for entry in fs::read_dir(from).expect("reading a fixture directory") {
         let entry = entry.expect("reading a fixture entry");
         let target = to.join(entry.file_name());
-        if entry.file_type().expect("reading a file type").is_dir() {
+        if fs::metadata(entry.path())
+            .expect("reading file metadata")
+            .is_dir()
+        {
             copy_dir(&entry.path(), &target);
         } else {
             fs::copy(entry.path(), &target).expect("copying a fixture file");
