@@ -10,20 +10,8 @@ use dbwire::auth::AuthPlugin;
 use dbwire::server::ServerConfig;
 use support::TestServer;
 
-/// Assertion helpers every script starts with. Any PHP warning or notice fails the script.
-const PRELUDE: &str = r#"<?php
-error_reporting(E_ALL);
-set_error_handler(function ($no, $message, $file, $line) {
-    echo "PHP error: $message (line $line)\n";
-    exit(2);
-});
-function same($expected, $actual, $what) {
-    if ($expected !== $actual) {
-        echo "FAILED: $what\nexpected: ", var_export($expected, true), "\nactual:   ", var_export($actual, true), "\n";
-        exit(1);
-    }
-}
-function pdo_connect($user = 'root', $password = '', $emulate = false) {
+/// Connection helpers for the scripts (after support::php's assertion helpers).
+const PRELUDE: &str = r#"function pdo_connect($user = 'root', $password = '', $emulate = false) {
     return new PDO('mysql:host=127.0.0.1;port={PORT};dbname=test;charset=utf8mb4', $user, $password, [
         PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION,
         PDO::ATTR_EMULATE_PREPARES => $emulate,

