@@ -46,11 +46,11 @@ enable_deb_src() {
   if [ -f "$sources" ] && grep -q '^Types: deb$' "$sources"; then
     step "enabling deb-src in $sources"
     as_root sed -i 's/^Types: deb$/Types: deb deb-src/' "$sources"
-    unset EPHPM_APT_UPDATED
+    unset SETUP_APT_UPDATED
   fi
-  if [ -z "${EPHPM_APT_UPDATED:-}" ]; then
+  if [ -z "${SETUP_APT_UPDATED:-}" ]; then
     as_root apt-get update -qq
-    export EPHPM_APT_UPDATED=1
+    export SETUP_APT_UPDATED=1
   fi
 }
 

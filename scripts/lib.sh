@@ -22,9 +22,9 @@ ensure_apt() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   step "installing apt packages: ${missing[*]}"
-  if [ -z "${EPHPM_APT_UPDATED:-}" ]; then
+  if [ -z "${SETUP_APT_UPDATED:-}" ]; then
     as_root apt-get update -qq
-    export EPHPM_APT_UPDATED=1
+    export SETUP_APT_UPDATED=1
   fi
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
