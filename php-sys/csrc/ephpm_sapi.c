@@ -16,6 +16,9 @@
 #include "main/php_output.h"
 #include "main/php_streams.h"
 #include "zend_extensions.h"
+#include "zend_exceptions.h"
+#include "ext/spl/spl_exceptions.h"
+#include "ext/session/php_session.h"
 
 #include "ephpm_sapi.h"
 
@@ -210,6 +213,369 @@ static const zend_function_entry ephpm_functions[] = {
     PHP_FE_END
 };
 
+/* ---- host functions ---------------------------------------------------------------------- */
+
+/* Host calls with more arguments than this are refused (ArgumentCountError). */
+#define EPHPM_MAX_HOST_ARGS 1024
+
+/* Decodes one encoded value (see ephpm_sapi.h) at *p into zv. Returns 0, or -1 when the
+ * encoding is malformed (zv is then left null). */
+static int decode_value(const unsigned char **p, const unsigned char *end, zval *zv, int depth);
+
+static int decode_u64(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+    if (end - *p < 8) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | (*p)[i];
+    }
+    *p += 8;
+    *out = v;
+    return 0;
+}
+
+static int decode_bytes(const unsigned char **p, const unsigned char *end,
+                        const char **bytes, size_t *len)
+{
+    uint64_t n;
+    if (decode_u64(p, end, &n) != 0 || (uint64_t)(end - *p) < n) {
+        return -1;
+    }
+    *bytes = (const char *)*p;
+    *len = (size_t)n;
+    *p += n;
+    return 0;
+}
+
+static int decode_array(const unsigned char **p, const unsigned char *end, zval *zv,
+                        int depth, int with_keys)
+{
+    uint64_t count;
+    if (decode_u64(p, end, &count) != 0 || count > (uint64_t)(end - *p)) {
+        return -1;
+    }
+    array_init_size(zv, (uint32_t)count);
+    for (uint64_t i = 0; i < count; i++) {
+        const char *key = NULL;
+        size_t key_len = 0;
+        zval item;
+        if (with_keys && decode_bytes(p, end, &key, &key_len) != 0) {
+            return -1;
+        }
+        if (decode_value(p, end, &item, depth + 1) != 0) {
+            return -1;
+        }
+        if (with_keys) {
+            zend_symtable_str_update(Z_ARRVAL_P(zv), key, key_len, &item);
+        } else {
+            zend_hash_next_index_insert(Z_ARRVAL_P(zv), &item);
+        }
+    }
+    return 0;
+}
+
+static int decode_value(const unsigned char **p, const unsigned char *end, zval *zv, int depth)
+{
+    ZVAL_NULL(zv);
+    if (*p >= end || depth > 64) {
+        return -1;
+    }
+    unsigned char tag = *(*p)++;
+    uint64_t bits;
+    const char *bytes;
+    size_t len;
+    switch (tag) {
+    case 'N': return 0;
+    case 'F': ZVAL_FALSE(zv); return 0;
+    case 'T': ZVAL_TRUE(zv); return 0;
+    case 'I':
+        if (decode_u64(p, end, &bits) != 0) return -1;
+        ZVAL_LONG(zv, (zend_long)(int64_t)bits);
+        return 0;
+    case 'D': {
+        if (decode_u64(p, end, &bits) != 0) return -1;
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        ZVAL_DOUBLE(zv, d);
+        return 0;
+    }
+    case 'S':
+        if (decode_bytes(p, end, &bytes, &len) != 0) return -1;
+        ZVAL_STRINGL_FAST(zv, bytes, len);
+        return 0;
+    case 'L': return decode_array(p, end, zv, depth, 0);
+    case 'M': return decode_array(p, end, zv, depth, 1);
+    default: return -1;
+    }
+}
+
+/* Throws the error an 'E' result describes. */
+static void throw_host_error(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 1) {
+        zend_throw_exception(spl_ce_RuntimeException, "ePHPm: malformed host error", 0);
+        return;
+    }
+    unsigned char kind = *p++;
+    const char *message = "";
+    size_t len = 0;
+    if (decode_bytes(&p, end, &message, &len) != 0) {
+        message = "ePHPm: malformed host error";
+        len = strlen(message);
+    }
+    zend_class_entry *ce = kind == 'T' ? zend_ce_type_error
+                         : kind == 'A' ? zend_ce_argument_count_error
+                         : spl_ce_RuntimeException;
+    zend_throw_exception_ex(ce, 0, "%.*s", (int)len, message);
+}
+
+/* Converts a PHP value to a host argument. Strings made on the way are kept in *owned (to be
+ * released after the call). Returns -1 (with a TypeError thrown) for arrays and the like. */
+static int to_host_arg(zval *value, uint32_t position, ephpm_arg *arg, zend_string **owned)
+{
+    ZVAL_DEREF(value);
+    memset(arg, 0, sizeof *arg);
+    *owned = NULL;
+    switch (Z_TYPE_P(value)) {
+    case IS_NULL: arg->type = EPHPM_ARG_NULL; return 0;
+    case IS_FALSE: arg->type = EPHPM_ARG_BOOL; return 0;
+    case IS_TRUE: arg->type = EPHPM_ARG_BOOL; arg->int_value = 1; return 0;
+    case IS_LONG: arg->type = EPHPM_ARG_INT; arg->int_value = Z_LVAL_P(value); return 0;
+    case IS_DOUBLE: arg->type = EPHPM_ARG_FLOAT; arg->float_value = Z_DVAL_P(value); return 0;
+    case IS_STRING:
+        arg->type = EPHPM_ARG_STRING;
+        arg->str.ptr = Z_STRVAL_P(value);
+        arg->str.len = Z_STRLEN_P(value);
+        return 0;
+    case IS_OBJECT: {
+        /* Stringable objects pass as strings; others throw "could not be converted". */
+        zend_string *str = zval_try_get_string(value);
+        if (str == NULL) {
+            return -1;
+        }
+        *owned = str;
+        arg->type = EPHPM_ARG_STRING;
+        arg->str.ptr = ZSTR_VAL(str);
+        arg->str.len = ZSTR_LEN(str);
+        return 0;
+    }
+    default:
+        break;
+    }
+    zend_argument_type_error(position, "must be of type string|int|float|bool|null, %s given",
+                             zend_zval_type_name(value));
+    return -1;
+}
+
+/* Calls the host function `name` with PHP values `args` and stores its result in `result`
+ * (or throws what the host reported). */
+static void call_host(const char *name, size_t name_len, zval *args, uint32_t argc, zval *result)
+{
+    ZVAL_NULL(result);
+    if (host.call == NULL) {
+        zend_throw_exception(spl_ce_RuntimeException, "ePHPm: no host functions", 0);
+        return;
+    }
+    if (argc > EPHPM_MAX_HOST_ARGS) {
+        zend_throw_exception_ex(zend_ce_argument_count_error, 0,
+                                "%s() accepts at most %d arguments", name, EPHPM_MAX_HOST_ARGS);
+        return;
+    }
+    ephpm_arg *host_args = argc ? emalloc(argc * sizeof(ephpm_arg)) : NULL;
+    zend_string **owned = argc ? ecalloc(argc, sizeof(zend_string *)) : NULL;
+    uint32_t converted = 0;
+    int failed = 0;
+    for (; converted < argc; converted++) {
+        if (to_host_arg(&args[converted], converted + 1, &host_args[converted],
+                        &owned[converted]) != 0) {
+            failed = 1;
+            break;
+        }
+    }
+    if (!failed) {
+        const char *out = NULL;
+        size_t out_len = 0;
+        host.call(name, name_len, host_args, argc, &out, &out_len);
+        const unsigned char *p = (const unsigned char *)out;
+        const unsigned char *end = p + out_len;
+        if (out != NULL && out_len > 0 && *p == 'E') {
+            throw_host_error(p + 1, end);
+        } else if (out == NULL || decode_value(&p, end, result, 0) != 0 || p != end) {
+            zval_ptr_dtor(result);
+            ZVAL_NULL(result);
+            zend_throw_exception_ex(spl_ce_RuntimeException, 0,
+                                    "ePHPm: %s() returned a malformed result", name);
+        }
+    }
+    for (uint32_t i = 0; i < converted; i++) {
+        if (owned[i] != NULL) {
+            zend_string_release(owned[i]);
+        }
+    }
+    if (host_args) {
+        efree(host_args);
+        efree(owned);
+    }
+}
+
+ZEND_BEGIN_ARG_INFO_EX(arginfo_ephpm_host_function, 0, 0, 0)
+    ZEND_ARG_VARIADIC_INFO(0, args)
+ZEND_END_ARG_INFO()
+
+/* Every host function: forwards its name and arguments to the host. */
+static PHP_FUNCTION(ephpm_host_function)
+{
+    zval *args = NULL;
+    uint32_t argc = 0;
+    ZEND_PARSE_PARAMETERS_START(0, -1)
+        Z_PARAM_VARIADIC('*', args, argc)
+    ZEND_PARSE_PARAMETERS_END();
+    zend_string *name = EX(func)->common.function_name;
+    call_host(ZSTR_VAL(name), ZSTR_LEN(name), args, argc, return_value);
+}
+
+/* ephpm_functions followed by one entry per host function; built once at start-up. */
+static zend_function_entry *module_functions;
+
+static int build_module_functions(const char *const *names, size_t count)
+{
+    size_t fixed = sizeof(ephpm_functions) / sizeof(ephpm_functions[0]) - 1;
+    module_functions = calloc(fixed + count + 1, sizeof(zend_function_entry));
+    if (module_functions == NULL) {
+        return -1;
+    }
+    memcpy(module_functions, ephpm_functions, fixed * sizeof(zend_function_entry));
+    for (size_t i = 0; i < count; i++) {
+        zend_function_entry *entry = &module_functions[fixed + i];
+        entry->fname = strdup(names[i]);
+        if (entry->fname == NULL) {
+            return -1;
+        }
+        entry->handler = ZEND_FN(ephpm_host_function);
+        entry->arg_info = arginfo_ephpm_host_function;
+        entry->num_args = 1;
+        entry->flags = 0;
+    }
+    return 0;
+}
+
+/* ---- the "ephpm" session save handler ----------------------------------------------------- */
+
+/* Calls a session hook of the host with a session id and optional extra arguments. Returns the
+ * result in `result` (null after an error, which is then pending as an exception). */
+static void session_call(const char *hook, zend_string *key, zval *extra, uint32_t extra_count,
+                         zval *result)
+{
+    zval args[3];
+    ZVAL_STR(&args[0], key);
+    for (uint32_t i = 0; i < extra_count && i < 2; i++) {
+        ZVAL_COPY_VALUE(&args[1 + i], &extra[i]);
+    }
+    call_host(hook, strlen(hook), args, 1 + (extra_count < 2 ? extra_count : 2), result);
+}
+
+static PS_OPEN_FUNC(ephpm)
+{
+    PS_SET_MOD_DATA((void *)1);
+    return SUCCESS;
+}
+
+static PS_CLOSE_FUNC(ephpm)
+{
+    PS_SET_MOD_DATA(NULL);
+    return SUCCESS;
+}
+
+static PS_READ_FUNC(ephpm)
+{
+    zval result, lifetime;
+    ZVAL_LONG(&lifetime, maxlifetime);
+    session_call("session:read", key, &lifetime, 1, &result);
+    if (EG(exception)) {
+        zval_ptr_dtor(&result);
+        return FAILURE;
+    }
+    if (Z_TYPE(result) == IS_STRING) {
+        *val = zend_string_copy(Z_STR(result));
+    } else {
+        *val = ZSTR_EMPTY_ALLOC();
+    }
+    zval_ptr_dtor(&result);
+    return SUCCESS;
+}
+
+static zend_result session_store(const char *hook, zend_string *key, zend_string *val,
+                                 zend_long maxlifetime)
+{
+    zval result, extra[2];
+    ZVAL_STR(&extra[0], val);
+    ZVAL_LONG(&extra[1], maxlifetime);
+    session_call(hook, key, extra, 2, &result);
+    zend_result rc = (!EG(exception) && Z_TYPE(result) == IS_TRUE) ? SUCCESS : FAILURE;
+    zval_ptr_dtor(&result);
+    return rc;
+}
+
+static PS_WRITE_FUNC(ephpm)
+{
+    return session_store("session:write", key, val, maxlifetime);
+}
+
+static PS_UPDATE_TIMESTAMP_FUNC(ephpm)
+{
+    return session_store("session:touch", key, val, maxlifetime);
+}
+
+static PS_DESTROY_FUNC(ephpm)
+{
+    zval result;
+    session_call("session:destroy", key, NULL, 0, &result);
+    zend_result rc = EG(exception) ? FAILURE : SUCCESS;
+    zval_ptr_dtor(&result);
+    return rc;
+}
+
+/* Sessions expire through their TTL in the store: nothing to collect. */
+static PS_GC_FUNC(ephpm)
+{
+    *nrdels = 0;
+    return 0;
+}
+
+static int session_exists(zend_string *key)
+{
+    zval result;
+    session_call("session:exists", key, NULL, 0, &result);
+    int exists = !EG(exception) && Z_TYPE(result) == IS_TRUE;
+    zval_ptr_dtor(&result);
+    return exists;
+}
+
+static PS_VALIDATE_SID_FUNC(ephpm)
+{
+    return session_exists(key) ? SUCCESS : FAILURE;
+}
+
+/* A new random id that no live session uses. */
+static PS_CREATE_SID_FUNC(ephpm)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        zend_string *sid = php_session_create_id(mod_data);
+        if (sid == NULL || !session_exists(sid) || attempt == 2) {
+            return sid;
+        }
+        zend_string_release(sid);
+    }
+    return NULL;
+}
+
+static const ps_module ps_mod_ephpm = {
+    "ephpm", ps_open_ephpm, ps_close_ephpm, ps_read_ephpm, ps_write_ephpm, ps_delete_ephpm,
+    ps_gc_ephpm, ps_create_sid_ephpm, ps_validate_sid_ephpm, ps_update_timestamp_ephpm
+};
+
 /*
  * Runs in zend_startup_modules(), after PHP_SAPI was registered and before Zend extensions
  * (OPcache) start: the window in which OPcache checks the SAPI name.
@@ -225,7 +591,7 @@ static PHP_MINIT_FUNCTION(ephpm)
 static zend_module_entry ephpm_module_entry = {
     STANDARD_MODULE_HEADER,
     "ephpm",
-    ephpm_functions,
+    ephpm_functions, /* replaced by module_functions at start-up */
     PHP_MINIT(ephpm),
     NULL,
     NULL,
@@ -244,10 +610,19 @@ static int ephpm_sapi_startup(sapi_module_struct *module)
 
 /* ---- engine and threads ------------------------------------------------------------------ */
 
-int ephpm_engine_start(const char *ini_entries, const ephpm_callbacks *callbacks, int cli)
+int ephpm_engine_start(const char *ini_entries, const ephpm_callbacks *callbacks, int cli,
+                       const char *const *functions, size_t function_count)
 {
     host = *callbacks;
     cli_mode = cli;
+    if (!cli) {
+        if (build_module_functions(functions, function_count) != 0) {
+            return -1;
+        }
+        ephpm_module_entry.functions = module_functions;
+        /* Before module start-up, so that session.save_handler=ephpm in the ini resolves. */
+        php_session_register_module(&ps_mod_ephpm);
+    }
     php_tsrm_startup();
     ZEND_TSRMLS_CACHE_UPDATE();
     if (cli) {

@@ -16,6 +16,32 @@ typedef struct ephpm_str {
     size_t len;
 } ephpm_str;
 
+/* The type of a host-function argument. */
+typedef enum ephpm_arg_type {
+    EPHPM_ARG_NULL = 0,
+    EPHPM_ARG_BOOL = 1,
+    EPHPM_ARG_INT = 2,
+    EPHPM_ARG_FLOAT = 3,
+    EPHPM_ARG_STRING = 4
+} ephpm_arg_type;
+
+/* One argument of a host-function call: PHP scalars only (objects with __toString become
+ * strings; arrays are refused with a TypeError before the host is called). */
+typedef struct ephpm_arg {
+    ephpm_arg_type type;
+    int64_t int_value;    /* EPHPM_ARG_BOOL (0/1) and EPHPM_ARG_INT */
+    double float_value;   /* EPHPM_ARG_FLOAT */
+    ephpm_str str;        /* EPHPM_ARG_STRING (str_ in Rust) */
+} ephpm_arg;
+
+/*
+ * The result of a host-function call, encoded by the host; integers are little-endian:
+ *   'N' null | 'F' false | 'T' true | 'I' int64 | 'D' float64 | 'S' u64 len, bytes
+ *   'L' u64 count, values (a list) | 'M' u64 count, (u64 len, key bytes, value)* (a map)
+ *   'E' kind byte, u64 len, message: throw (kind 'R' RuntimeException, 'T' TypeError,
+ *       'A' ArgumentCountError); only as the whole result
+ */
+
 /* Functions the host (Rust) provides. `ctx` is the request's ephpm_request.ctx. */
 typedef struct ephpm_callbacks {
     /* Body output. Returns len, or 0 when the client is gone. */
@@ -30,6 +56,12 @@ typedef struct ephpm_callbacks {
     void (*finish_request)(void *ctx);
     /* A message from PHP's error log (log_errors). May come outside a request. */
     void (*log_message)(const char *message, int syslog_type);
+    /* A host function registered at start-up was called from PHP, or the "ephpm" session
+     * save handler needs the host ("session:read", "session:write", "session:destroy",
+     * "session:exists", "session:touch"). Sets *out and *out_len to the encoded result (see
+     * above), valid until the next call on the same thread. */
+    void (*call)(const char *name, size_t name_len, const ephpm_arg *args, size_t argc,
+                 const char **out, size_t *out_len);
 } ephpm_callbacks;
 
 /* One HTTP request. All char pointers are NUL-terminated and live until ephpm_execute returns. */
@@ -56,8 +88,11 @@ typedef struct ephpm_outcome {
     int exit_status;   /* EG(exit_status): 255 after a fatal error */
 } ephpm_outcome;
 
-/* Starts the engine once per process. cli != 0 runs as the "cli" SAPI. Returns 0 on success. */
-int ephpm_engine_start(const char *ini_entries, const ephpm_callbacks *callbacks, int cli);
+/* Starts the engine once per process. cli != 0 runs as the "cli" SAPI. In server mode the
+ * `function_count` names in `functions` become PHP functions that call callbacks->call, and
+ * the "ephpm" session save handler is registered. Returns 0 on success. */
+int ephpm_engine_start(const char *ini_entries, const ephpm_callbacks *callbacks, int cli,
+                       const char *const *functions, size_t function_count);
 /* Registers the calling thread with PHP's thread-safe resource manager. */
 void ephpm_thread_init(void);
 /* Releases the calling thread's PHP resources. */

@@ -20,6 +20,7 @@ pub(crate) static HOST_CALLBACKS: ffi::ephpm_callbacks = ffi::ephpm_callbacks {
     read_body: Some(read_body),
     finish_request: Some(finish_request),
     log_message: Some(log_message),
+    call: Some(crate::host::call),
 };
 
 /// The bytes of an `ephpm_str`.

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use crate::callbacks::HOST_CALLBACKS;
 use crate::ffi;
+use crate::host::HostFunctions;
 use crate::request::{Outcome, Request, ResponseHandler};
 
 /// How the engine presents itself to scripts.
@@ -27,6 +28,8 @@ pub struct EngineConfig {
     pub ini: Vec<(String, String)>,
     /// Load the OPcache Zend extension that was built with libphp.
     pub opcache: bool,
+    /// PHP functions implemented by the embedder (server mode only).
+    pub host_functions: Option<HostFunctions>,
 }
 
 /// Errors starting the engine.
@@ -44,6 +47,9 @@ pub enum EngineError {
     /// A CLI argument holds a NUL byte.
     #[error("invalid argument {0:?}: contains a NUL byte")]
     InvalidArgument(String),
+    /// A host function name is not a valid PHP function name.
+    #[error("invalid host function name {0:?}")]
+    InvalidFunctionName(String),
     /// PHP's module start-up failed (its own message went to the log).
     #[error("PHP module start-up failed (see the messages above)")]
     StartupFailed,
@@ -68,10 +74,24 @@ impl Engine {
             key: String::from("(ini)"),
         })?;
         let cli = c_int::from(config.mode == Mode::Cli);
-        // SAFETY: `ini` is a valid NUL-terminated string the shim copies; HOST_CALLBACKS is a
-        // 'static table of functions with the signatures the header declares. ENGINE being
+        let names = function_names(config.host_functions.as_ref())?;
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        if let Some(functions) = &config.host_functions {
+            crate::host::install(functions.handler);
+        }
+        // SAFETY: `ini` is a valid NUL-terminated string the shim copies; so are the function
+        // names (`name_ptrs` has `names.len()` entries and the shim copies each). HOST_CALLBACKS
+        // is a 'static table of functions with the signatures the header declares. ENGINE being
         // unset guarantees this is the first start-up in the process.
-        let rc = unsafe { ffi::ephpm_engine_start(ini.as_ptr(), &HOST_CALLBACKS, cli) };
+        let rc = unsafe {
+            ffi::ephpm_engine_start(
+                ini.as_ptr(),
+                &HOST_CALLBACKS,
+                cli,
+                name_ptrs.as_ptr(),
+                name_ptrs.len(),
+            )
+        };
         if rc != 0 {
             return Err(EngineError::StartupFailed);
         }
@@ -192,6 +212,27 @@ fn ini_entries(config: &EngineConfig) -> Result<String, EngineError> {
     Ok(out)
 }
 
+/// The host function names as C strings, checked to be plain PHP identifiers.
+fn function_names(functions: Option<&HostFunctions>) -> Result<Vec<CString>, EngineError> {
+    let Some(functions) = functions else {
+        return Ok(Vec::new());
+    };
+    functions
+        .names
+        .iter()
+        .map(|name| {
+            let valid = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                return Err(EngineError::InvalidFunctionName(name.clone()));
+            }
+            CString::new(name.as_str()).map_err(|_| EngineError::InvalidFunctionName(name.clone()))
+        })
+        .collect()
+}
+
 fn path_to_cstring(path: &Path) -> Result<CString, EngineError> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(path.as_os_str().as_bytes())
@@ -208,6 +249,7 @@ mod tests {
             mode: Mode::Server,
             ini: vec![("memory_limit".into(), "1M\nextension=evil".into())],
             opcache: false,
+            host_functions: None,
         };
         assert!(matches!(
             ini_entries(&config),
@@ -224,6 +266,7 @@ mod tests {
                 ("b".into(), "E_ALL & ~E_NOTICE".into()),
             ],
             opcache: false,
+            host_functions: None,
         };
         assert_eq!(ini_entries(&config).unwrap(), "a=1\nb=E_ALL & ~E_NOTICE\n");
     }

@@ -7,7 +7,9 @@
 //! - [`Engine::start`] starts PHP once per process with the given ini settings;
 //! - [`Engine::register_thread`] gives a thread its own PHP context ([`PhpThread`]);
 //! - [`PhpThread::execute`] runs one [`Request`] and streams status, headers and body chunks to a
-//!   [`ResponseHandler`] as PHP produces them.
+//!   [`ResponseHandler`] as PHP produces them;
+//! - [`host`] lets the embedder add PHP functions (and the `ephpm` session save handler)
+//!   implemented in Rust.
 //!
 //! PHP bailouts (fatal errors, `exit()`, `max_execution_time`) are caught inside the shim: they
 //! end the request, never the thread or the process.
@@ -15,7 +17,9 @@
 mod callbacks;
 mod engine;
 mod ffi;
+pub mod host;
 mod request;
 
 pub use engine::{Engine, EngineConfig, EngineError, Mode, PhpThread};
+pub use host::{HostFunctions, HostHandler};
 pub use request::{HeaderLines, Outcome, Request, RequestError, ResponseHandler};

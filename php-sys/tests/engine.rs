@@ -1,9 +1,65 @@
 //! Runs real scripts through the embedded engine (one engine per test process).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
-use php_sys::{Engine, EngineConfig, HeaderLines, Mode, Request, ResponseHandler};
+use php_sys::host::{Arg, HostError, Value};
+use php_sys::{
+    Engine, EngineConfig, HeaderLines, HostFunctions, HostHandler, Mode, Request, ResponseHandler,
+};
+
+/// Host functions for the tests: `test_echo` returns its arguments, `test_shape` a nested
+/// array, `test_fail` throws; the session hooks keep sessions in a map.
+#[derive(Default)]
+struct TestHost {
+    sessions: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+}
+
+fn arg_value(arg: &Arg<'_>) -> Value {
+    match *arg {
+        Arg::Null => Value::Null,
+        Arg::Bool(b) => Value::Bool(b),
+        Arg::Int(i) => Value::Int(i),
+        Arg::Float(f) => Value::Float(f),
+        Arg::Str(s) => Value::Str(s.to_vec()),
+    }
+}
+
+fn arg_bytes(args: &[Arg<'_>], index: usize) -> Vec<u8> {
+    match args.get(index) {
+        Some(Arg::Str(s)) => s.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+impl HostHandler for TestHost {
+    fn call(&self, name: &str, args: &[Arg<'_>]) -> Result<Value, HostError> {
+        let mut sessions = self.sessions.lock().unwrap();
+        match name {
+            "test_echo" => Ok(Value::List(args.iter().map(arg_value).collect())),
+            "test_shape" => Ok(Value::Map(vec![
+                (b"name".to_vec(), Value::Str(b"ephpm".to_vec())),
+                (b"7".to_vec(), Value::Float(1.5)),
+                (
+                    b"list".to_vec(),
+                    Value::List(vec![Value::Bool(true), Value::Null]),
+                ),
+            ])),
+            "test_fail" => Err(HostError::Runtime("it failed".into())),
+            "session:read" => Ok(sessions
+                .get(&arg_bytes(args, 0))
+                .map_or(Value::Null, |data| Value::Str(data.clone()))),
+            "session:write" | "session:touch" => {
+                sessions.insert(arg_bytes(args, 0), arg_bytes(args, 1));
+                Ok(Value::Bool(true))
+            }
+            "session:exists" => Ok(Value::Bool(sessions.contains_key(&arg_bytes(args, 0)))),
+            "session:destroy" => Ok(Value::Bool(sessions.remove(&arg_bytes(args, 0)).is_some())),
+            other => Err(HostError::Runtime(format!("unknown {other}"))),
+        }
+    }
+}
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<&'static Engine> = OnceLock::new();
@@ -16,6 +72,12 @@ fn engine() -> &'static Engine {
                 ("opcache.enable".into(), "1".into()),
             ],
             opcache: true,
+            host_functions: Some(HostFunctions {
+                names: ["test_echo", "test_shape", "test_fail"]
+                    .map(String::from)
+                    .to_vec(),
+                handler: Box::leak(Box::new(TestHost::default())),
+            }),
         })
         .expect("engine starts")
     })
@@ -136,4 +198,51 @@ fn timeout_ends_only_the_request() {
     assert!(started.elapsed().as_secs() < 10);
     let again = run("hello.php", |_| {}, b"");
     assert_eq!(again.status, 200);
+}
+
+#[test]
+fn host_functions_pass_scalars_and_return_php_values() {
+    let out = run("host.php", |_| {}, b"");
+    let body = String::from_utf8_lossy(&out.body);
+    assert_eq!(out.status, 200, "{body}");
+    assert!(
+        body.contains(r#"echo:[null,true,42,2.5,"s","str"]"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"shape:{"name":"ephpm","7":1.5,"list":[true,null]}"#),
+        "{body}"
+    );
+    assert!(body.contains("int-key:yes"), "{body}");
+    assert!(body.contains("fail:RuntimeException:it failed"), "{body}");
+    assert!(body.contains("array:TypeError"), "{body}");
+}
+
+#[test]
+fn the_ephpm_session_handler_keeps_sessions_in_the_host() {
+    let first = run("session.php", |_| {}, b"");
+    let body = String::from_utf8_lossy(&first.body).into_owned();
+    let id = body
+        .strip_prefix("count=1 id=")
+        .unwrap_or_else(|| panic!("unexpected first answer: {body}"))
+        .to_string();
+    let cookie = format!("PHPSESSID={id}");
+    let second = run(
+        "session.php",
+        |r| r.set_cookie(cookie.as_bytes()).unwrap(),
+        b"",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&second.body),
+        format!("count=2 id={id}")
+    );
+    // An id the store does not know is replaced (use_strict_mode).
+    let forged = run(
+        "session.php",
+        |r| r.set_cookie(b"PHPSESSID=forged123").unwrap(),
+        b"",
+    );
+    let forged_body = String::from_utf8_lossy(&forged.body);
+    assert!(forged_body.starts_with("count=1 id="), "{forged_body}");
+    assert!(!forged_body.contains("forged123"), "{forged_body}");
 }

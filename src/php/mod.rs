@@ -43,6 +43,7 @@ pub fn start_server_engine(config: &Config) -> anyhow::Result<&'static Engine> {
         mode: Mode::Server,
         ini,
         opcache: config.php.opcache,
+        host_functions: None,
     })
     .context("starting the embedded PHP engine")
 }
@@ -67,6 +68,7 @@ pub fn start_cli_engine(config: &Config) -> anyhow::Result<&'static Engine> {
         mode: Mode::Cli,
         ini,
         opcache: config.php.opcache,
+        host_functions: None,
     })
     .context("starting the embedded PHP engine")
 }
