@@ -7,7 +7,7 @@ ROOT=$(repo_root)
 cd "$ROOT"
 
 bash "$ROOT/scripts/setup.sh" --debug >/dev/null
-ensure_apt curl wrk gzip mariadb-client wordpress
+ensure_apt curl wrk gzip mariadb-client wordpress redis-tools
 ulimit -n 65536 2>/dev/null || true
 
 step "cargo fmt --check"

@@ -86,6 +86,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The `[db]` section: the built-in MySQL-protocol database.
     pub db: DbConfig,
+    /// The `[kv]` section: the built-in Redis-compatible key-value store.
+    pub kv: KvConfig,
 }
 
 /// The `[server]` section: listening, HTTP limits and timeouts.
@@ -225,6 +227,36 @@ impl Default for DbConfig {
             create_databases: true,
             database: "ephpm".to_owned(),
             inject_env: true,
+        }
+    }
+}
+
+/// The `[kv]` section: the in-process Redis-compatible store, reachable from PHP through the
+/// `ephpm_kv_*` functions and from Redis clients over RESP2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvConfig {
+    /// Whether `ephpm serve` starts the store (the PHP functions and the RESP listener).
+    pub enabled: bool,
+    /// Address every core's RESP listener binds (with `SO_REUSEPORT`).
+    pub listen: SocketAddr,
+    /// Password Redis clients must give with AUTH; empty means none (loopback only).
+    pub password: String,
+    /// Most memory the data may use; 0 means no limit.
+    pub maxmemory: ByteSize,
+    /// What happens at the limit: `noeviction` (writes fail with OOM), `allkeys-lru`,
+    /// `volatile-lru`, `allkeys-random`, `volatile-random` or `volatile-ttl`.
+    pub maxmemory_policy: String,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6379)),
+            password: String::new(),
+            maxmemory: ByteSize(0),
+            maxmemory_policy: "noeviction".to_owned(),
         }
     }
 }
@@ -408,6 +440,7 @@ impl Config {
         at_least("php.threads_per_core", self.php.threads_per_core, 1)?;
         self.php.ini.iter().try_for_each(check_ini_entry)?;
         self.db.validate()?;
+        self.kv.validate()?;
         self.log.validate()
     }
 }
@@ -422,6 +455,22 @@ impl DbConfig {
             return Err(ConfigError::invalid(
                 "db.listen",
                 "without db.password the database listens on loopback addresses only",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl KvConfig {
+    /// Checks the eviction policy and refuses an unauthenticated listener off loopback.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(err) = self.maxmemory_policy.parse::<kv::EvictionPolicy>() {
+            return Err(ConfigError::invalid("kv.maxmemory_policy", err.to_string()));
+        }
+        if self.enabled && self.password.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "kv.listen",
+                "without kv.password the store listens on loopback addresses only",
             ));
         }
         Ok(())

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod db;
 mod http;
+mod kvstore;
 mod logging;
 mod php;
 mod router;

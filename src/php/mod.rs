@@ -14,7 +14,11 @@ use crate::config::Config;
 
 /// Starts the PHP engine for serving requests: production php.ini defaults (close to Debian's
 /// php.ini-production under php-fpm), then the configuration's `[php.ini]` entries, which win.
-pub fn start_server_engine(config: &Config) -> anyhow::Result<&'static Engine> {
+/// `host_functions` are the PHP functions the server adds (the KV store's).
+pub fn start_server_engine(
+    config: &Config,
+    host_functions: Option<php_sys::HostFunctions>,
+) -> anyhow::Result<&'static Engine> {
     let body_limit = config.server.max_body_size.0.to_string();
     let mut ini: Vec<(String, String)> = [
         ("display_errors", "0"),
@@ -43,7 +47,7 @@ pub fn start_server_engine(config: &Config) -> anyhow::Result<&'static Engine> {
         mode: Mode::Server,
         ini,
         opcache: config.php.opcache,
-        host_functions: None,
+        host_functions,
     })
     .context("starting the embedded PHP engine")
 }

@@ -2,7 +2,7 @@
 //! connections and serving them with the core's PHP pool.
 
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
@@ -12,6 +12,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::http::request::Limits;
+use crate::kvstore;
 use crate::php::PoolHandle;
 use crate::router::DocRoot;
 use crate::server::connection::Connection;
@@ -37,6 +38,8 @@ pub(crate) struct CoreSpec {
     pub(crate) docroot: DocRoot,
     pub(crate) pool: PoolHandle,
     pub(crate) stop: StopFlag,
+    /// The KV store, when `[kv]` is enabled: this core serves its RESP listener.
+    pub(crate) kv: Option<Arc<kv::Store>>,
 }
 
 /// Reports from a core to the main thread.
@@ -80,6 +83,10 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
     let server = &spec.config.server;
     let listener = TcpListener::bind(server.listen)
         .map_err(|err| anyhow::anyhow!("binding {}: {err}", server.listen))?;
+    let kv_listener = match &spec.kv {
+        Some(_) => Some(kvstore::bind(&spec.config.kv)?),
+        None => None,
+    };
     let core = Rc::new(CoreContext {
         docroot: spec.docroot.clone(),
         pool: spec.pool.clone(),
@@ -107,12 +114,35 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
             async move { core.access_log.flush_periodically(&core.shutdown).await },
         )
     };
+    let kv_tasks = match (kv_listener, &spec.kv) {
+        (Some(kv_listener), Some(store)) => {
+            let accept = glommio::spawn_local(kvstore::accept_loop(
+                kv_listener,
+                Arc::clone(store),
+                Rc::clone(&core),
+            ));
+            let sweeper = (spec.index == 0).then(|| {
+                glommio::spawn_local(kvstore::sweep_periodically(
+                    Arc::clone(store),
+                    Rc::clone(&core),
+                ))
+            });
+            Some((accept, sweeper))
+        }
+        _ => None,
+    };
     let active = Rc::new(std::cell::Cell::new(0usize));
     accept_loop(&listener, &core, &active).await;
     drop(listener);
     drain(&core, &active, server.drain_timeout.0).await;
     watcher.await;
     flusher.await;
+    if let Some((accept, sweeper)) = kv_tasks {
+        accept.await;
+        if let Some(sweeper) = sweeper {
+            sweeper.await;
+        }
+    }
     core.access_log.flush();
     Ok(())
 }

@@ -5,7 +5,7 @@ mod connection;
 pub(crate) mod core;
 mod php_request;
 mod preflight;
-mod read_buffer;
+pub(crate) mod read_buffer;
 pub(crate) mod shutdown;
 
 use std::sync::mpsc;
@@ -15,6 +15,7 @@ use anyhow::{bail, Context as _};
 
 use crate::config::Config;
 use crate::db::{self, Database};
+use crate::kvstore;
 use crate::php::{self, PhpPool};
 use crate::router::DocRoot;
 use shutdown::StopFlag;
@@ -25,7 +26,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("document root {}", config.server.document_root.display()))?;
     preflight::check_io_uring()?;
     let database = start_database(&config)?;
-    let engine = php::start_server_engine(&config)?;
+    let store = config
+        .kv
+        .enabled
+        .then(|| kvstore::open_store(&config.kv))
+        .transpose()?;
+    let engine = php::start_server_engine(&config, store.clone().map(kvstore::host_functions))?;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let cores = match config.server.cores {
         0 => cpus.len().max(1),
@@ -55,6 +61,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             docroot: docroot.clone(),
             pool: pool.handle(),
             stop: stop.clone(),
+            kv: store.clone(),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);

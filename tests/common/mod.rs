@@ -130,6 +130,7 @@ pub struct Server {
     docroot: PathBuf,
     addr: SocketAddr,
     db_port: u16,
+    kv_port: u16,
 }
 
 impl Server {
@@ -160,6 +161,7 @@ impl Server {
         let port = free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let db_port = free_port();
+        let kv_port = free_port();
         if let Some(setup) = options.setup {
             setup(&docroot, db_port);
         }
@@ -187,6 +189,7 @@ impl Server {
         // Each server gets its own database port; its data lives in the temporary directory
         // (the default `.ephpm/data` below the working directory).
         command.env("EPHPM_DB__LISTEN", format!("127.0.0.1:{db_port}"));
+        command.env("EPHPM_KV__LISTEN", format!("127.0.0.1:{kv_port}"));
         command.envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let stdout = fs::File::create(dir.path().join("stdout.log")).expect("creating stdout.log");
         let stderr = fs::File::create(dir.path().join("stderr.log")).expect("creating stderr.log");
@@ -203,9 +206,15 @@ impl Server {
             docroot,
             addr,
             db_port,
+            kv_port,
         };
         server.wait_until_ready();
         server
+    }
+
+    /// The port of the server's built-in Redis-compatible store.
+    pub fn kv_port(&self) -> u16 {
+        self.kv_port
     }
 
     /// The port of the server's built-in MySQL-protocol database.

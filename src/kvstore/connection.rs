@@ -1,0 +1,225 @@
+//! One Redis client: reads pipelined RESP2 commands, runs them against the store and writes
+//! the replies, with blocking list pops and pub/sub delivery.
+
+use std::io;
+use std::time::Instant;
+
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use kv::{Block, Outcome, Reply, Session, Store};
+
+use crate::server::read_buffer::ReadBuffer;
+use crate::server::shutdown::CoreShutdown;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers bigger than this are given back once drained.
+const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
+/// Pub/sub messages that may wait for a slow subscriber before it is disconnected.
+const PUBSUB_BACKLOG: usize = 4096;
+
+/// What reading the socket (or waiting for pub/sub messages) produced.
+enum Input {
+    /// This many bytes arrived (0: the client closed).
+    Bytes(usize),
+    /// A pub/sub message to forward.
+    Message(Reply),
+    /// The server is shutting down, or the subscriber fell too far behind.
+    Stop,
+}
+
+/// Serves one client until it quits or disconnects, or the server shuts down.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    store: &Store,
+    shutdown: &CoreShutdown,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut session = store.new_session();
+    if let Ok(peer) = stream.peer_addr() {
+        session.set_addr(peer.to_string());
+    }
+    let (sink, messages) = async_channel::bounded(PUBSUB_BACKLOG);
+    session.set_pubsub_sink(sink);
+    let mut client = Client {
+        stream: &mut stream,
+        store,
+        session: &mut session,
+        input: ReadBuffer::default(),
+        output: Vec::new(),
+    };
+    let result = client.run(&messages, shutdown).await;
+    store.close_session(&mut session);
+    let _ = stream.close().await;
+    result
+}
+
+struct Client<'a> {
+    stream: &'a mut TcpStream,
+    store: &'a Store,
+    session: &'a mut Session,
+    input: ReadBuffer,
+    output: Vec<u8>,
+}
+
+impl Client<'_> {
+    async fn run(
+        &mut self,
+        messages: &async_channel::Receiver<Reply>,
+        shutdown: &CoreShutdown,
+    ) -> io::Result<()> {
+        loop {
+            if !self.run_buffered_commands(shutdown).await? {
+                return Ok(());
+            }
+            self.flush().await?;
+            match self.next_input(messages, shutdown).await? {
+                Input::Bytes(0) | Input::Stop => return Ok(()),
+                Input::Bytes(_) => {}
+                Input::Message(message) => {
+                    message.encode(&mut self.output);
+                    while let Ok(more) = messages.try_recv() {
+                        more.encode(&mut self.output);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs every complete command in the input buffer, queueing their replies. Returns false
+    /// when the connection must close (QUIT, a protocol error, shutdown during a block).
+    async fn run_buffered_commands(&mut self, shutdown: &CoreShutdown) -> io::Result<bool> {
+        loop {
+            let parsed = kv::parse_command(self.input.filled(), self.store.limits());
+            let args = match parsed {
+                Ok(Some((args, used))) => {
+                    self.input.consume(used);
+                    args
+                }
+                Ok(None) => {
+                    self.input.shrink_if_empty(KEEP_BUFFER_CAPACITY);
+                    return Ok(true);
+                }
+                Err(err) => {
+                    // Like Redis: answer the protocol error, then close.
+                    err.to_reply().encode(&mut self.output);
+                    self.flush().await?;
+                    return Ok(false);
+                }
+            };
+            match self.store.execute(self.session, &args) {
+                Outcome::Reply(reply) => reply.encode(&mut self.output),
+                Outcome::Replies(replies) => {
+                    replies.iter().for_each(|r| r.encode(&mut self.output));
+                }
+                Outcome::Nothing => {}
+                Outcome::Close(reply) => {
+                    reply.encode(&mut self.output);
+                    self.flush().await?;
+                    return Ok(false);
+                }
+                Outcome::Block(block) => {
+                    self.flush().await?;
+                    match self.wait_blocked(block, &args, shutdown).await {
+                        Some(reply) => reply.encode(&mut self.output),
+                        None => return Ok(false),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a blocked BLPOP/BRPOP to be served or to time out (None on shutdown).
+    async fn wait_blocked(
+        &mut self,
+        mut block: Block,
+        args: &[Vec<u8>],
+        shutdown: &CoreShutdown,
+    ) -> Option<Reply> {
+        let deadline = block.timeout.map(|timeout| Instant::now() + timeout);
+        loop {
+            let woken = future::or(
+                async {
+                    future::or(
+                        async {
+                            (&mut block.listener).await;
+                            true
+                        },
+                        async {
+                            match deadline {
+                                Some(at) => {
+                                    glommio::timer::sleep(
+                                        at.saturating_duration_since(Instant::now()),
+                                    )
+                                    .await
+                                }
+                                None => future::pending::<()>().await,
+                            }
+                            false
+                        },
+                    )
+                    .await
+                },
+                async {
+                    shutdown.wait().await;
+                    false
+                },
+            )
+            .await;
+            if shutdown.is_triggered() {
+                return None;
+            }
+            if !woken {
+                return Some(Block::timeout_reply());
+            }
+            match self.store.execute(self.session, args) {
+                Outcome::Block(next) => block = next,
+                Outcome::Reply(reply) | Outcome::Close(reply) => return Some(reply),
+                Outcome::Replies(mut replies) => return replies.pop(),
+                Outcome::Nothing => return Some(Block::timeout_reply()),
+            }
+        }
+    }
+
+    /// Reads more input, or (while subscribed) whichever comes first: input or a message.
+    async fn next_input(
+        &mut self,
+        messages: &async_channel::Receiver<Reply>,
+        shutdown: &CoreShutdown,
+    ) -> io::Result<Input> {
+        let spare = self.input.spare(READ_CHUNK);
+        let stream = &mut *self.stream;
+        let input = future::or(
+            async { stream.read(spare).await.map(Input::Bytes) },
+            future::or(
+                async {
+                    match messages.recv().await {
+                        Ok(message) => Ok(Input::Message(message)),
+                        // The store closed the sink: the subscriber fell behind.
+                        Err(_) => Ok(Input::Stop),
+                    }
+                },
+                async {
+                    shutdown.wait().await;
+                    Ok(Input::Stop)
+                },
+            ),
+        )
+        .await?;
+        if let Input::Bytes(n) = input {
+            self.input.commit(n);
+        }
+        Ok(input)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.output.clear();
+            if self.output.capacity() > KEEP_BUFFER_CAPACITY {
+                self.output = Vec::new();
+            }
+        }
+        Ok(())
+    }
+}

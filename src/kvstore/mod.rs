@@ -1,0 +1,87 @@
+//! The built-in Redis-compatible store ([`kv`] crate), wired into the server: one shared
+//! [`Store`], a RESP2 listener on every core, the `ephpm_kv_*` PHP functions and the `ephpm`
+//! session save handler, and the expiry sweeper.
+
+mod connection;
+mod functions;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_lite::future;
+use glommio::net::TcpListener;
+use kv::{Store, StoreConfig};
+
+use crate::config::KvConfig;
+use crate::server::core::CoreContext;
+
+pub(crate) use functions::host_functions;
+
+/// How often the sweeper reclaims expired keys, and how many it examines each time.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+/// See [`SWEEP_INTERVAL`].
+const SWEEP_BUDGET: usize = 512;
+
+/// Opens the store described by `[kv]`.
+pub(crate) fn open_store(config: &KvConfig) -> anyhow::Result<Arc<Store>> {
+    let eviction = config
+        .maxmemory_policy
+        .parse()
+        .context("kv.maxmemory_policy")?;
+    let store_config = StoreConfig {
+        maxmemory: config.maxmemory.0,
+        eviction,
+        requirepass: (!config.password.is_empty()).then(|| config.password.clone()),
+        ..StoreConfig::default()
+    };
+    Ok(Arc::new(Store::new(store_config)))
+}
+
+/// Binds this core's RESP listener (`SO_REUSEPORT`, like the HTTP one).
+pub(crate) fn bind(config: &KvConfig) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen).map_err(|err| {
+        anyhow::anyhow!(
+            "binding the KV listener to {} (change kv.listen, or set kv.enabled = false if a \
+             Redis server owns it): {err}",
+            config.listen
+        )
+    })
+}
+
+/// Accepts Redis clients on `listener` until shutdown, serving each on this core.
+pub(crate) async fn accept_loop(listener: TcpListener, store: Arc<Store>, core: Rc<CoreContext>) {
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            core.shutdown.wait().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => return,
+            Some(Ok(stream)) => stream,
+            Some(Err(err)) => {
+                log::warn!("KV accept failed: {err}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let store = Arc::clone(&store);
+        let core = Rc::clone(&core);
+        glommio::spawn_local(async move {
+            if let Err(err) = connection::serve(stream, &store, &core.shutdown).await {
+                log::debug!("KV connection ended: {err}");
+            }
+        })
+        .detach();
+    }
+}
+
+/// Reclaims expired keys on a timer until shutdown (run on one core).
+pub(crate) async fn sweep_periodically(store: Arc<Store>, core: Rc<CoreContext>) {
+    while !core.shutdown.is_triggered() {
+        future::or(glommio::timer::sleep(SWEEP_INTERVAL), core.shutdown.wait()).await;
+        store.sweep_expired(SWEEP_BUDGET);
+    }
+}

@@ -1,0 +1,267 @@
+//! The built-in KV store end to end: PHP's `ephpm_kv_*` functions and the `ephpm` session save
+//! handler, Redis clients (redis-cli, raw RESP) on every core, blocking pops, pub/sub, and
+//! bad input.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Server, ServerOptions};
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli (apt package redis-tools)");
+    assert!(
+        output.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string()
+}
+
+fn resp_connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the KV port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("setting a read timeout");
+    stream
+}
+
+/// Sends `request` and reads until `expected` bytes arrived (or the connection closes).
+fn exchange(stream: &mut TcpStream, request: &[u8], expected: usize) -> Vec<u8> {
+    stream.write_all(request).expect("writing to the KV port");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while answer.len() < expected {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    answer
+}
+
+#[test]
+fn php_functions_and_redis_clients_share_one_store() {
+    let server = Server::start_default();
+    let port = server.kv_port();
+    assert_eq!(
+        redis_cli(port, &["SET", "from:redis", "written by redis-cli"]),
+        "OK"
+    );
+
+    let response = server.get("/kv/functions.php");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.text();
+    for expected in [
+        r#""set":true"#,
+        r#""get":"value""#,
+        r#""missing":false"#,
+        r#""ttl":100"#,
+        r#""add_existing":false"#,
+        r#""incr":5"#,
+        r#""decr":4"#,
+        r#""mget":["value",false,"4"]"#,
+        r#""hset":1"#,
+        r#""hgetall":{"f":"v"}"#,
+        r#""rpush":3"#,
+        r#""lpop":"a""#,
+        r#""lrange":["b","c"]"#,
+        r#""sadd":2"#,
+        r#""sismember":true"#,
+        r#""zadd":2"#,
+        r#""zrange":{"one":1,"two":2}"#,
+        r#""zscore":2"#,
+        r#""command":"11""#,
+        r#""wrongtype":"WRONGTYPE Operation against a key holding the wrong kind of value""#,
+        r#""arity":"ArgumentCountError""#,
+        r#""from_redis":"written by redis-cli""#,
+    ] {
+        assert!(body.contains(expected), "missing {expected} in {body}");
+    }
+    assert_eq!(redis_cli(port, &["GET", "from:php"]), "written by PHP");
+    assert_eq!(redis_cli(port, &["TYPE", "php:z"]), "zset");
+    assert_eq!(redis_cli(port, &["ZSCORE", "php:z", "one"]), "11");
+}
+
+#[test]
+fn every_core_serves_the_same_data() {
+    // With two cores, connections land on either core's SO_REUSEPORT listener.
+    let server = Server::start(ServerOptions::default().cores(2));
+    let port = server.kv_port();
+    for n in 0..20 {
+        redis_cli(port, &["SET", &format!("k{n}"), &n.to_string()]);
+    }
+    for n in 0..20 {
+        assert_eq!(redis_cli(port, &["GET", &format!("k{n}")]), n.to_string());
+    }
+    assert_eq!(redis_cli(port, &["DBSIZE"]), "20");
+    assert_eq!(redis_cli(port, &["INCRBY", "k3", "7"]), "10");
+}
+
+#[test]
+fn sessions_live_in_the_store() {
+    let server = Server::start_default();
+    let jar = server.dir().join("cookies");
+    let jar = jar.to_str().expect("utf-8 path");
+    let first = server.curl("/kv/session.php", &["-c", jar, "-b", jar]);
+    assert!(first.text().starts_with("visits=1\n"), "{}", first.text());
+    let second = server.curl("/kv/session.php", &["-c", jar, "-b", jar]);
+    assert!(second.text().starts_with("visits=2\n"), "{}", second.text());
+    let id = second
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("id=").map(str::to_owned))
+        .expect("the session id");
+    let key = format!("ephpm:session:{id}");
+    assert!(redis_cli(server.kv_port(), &["GET", &key]).contains("visits|i:2;"));
+    let ttl: i64 = redis_cli(server.kv_port(), &["TTL", &key])
+        .parse()
+        .expect("a TTL");
+    assert!((1..=1440).contains(&ttl), "session TTL {ttl}");
+    // An id the store does not know is not adopted (session.use_strict_mode).
+    let forged = server.curl("/kv/session.php", &["-b", "PHPSESSID=forgedid123"]);
+    assert!(forged.text().starts_with("visits=1\n"), "{}", forged.text());
+    assert!(!forged.text().contains("forgedid123"), "{}", forged.text());
+}
+
+#[test]
+fn pipelined_commands_answer_in_order() {
+    let server = Server::start_default();
+    let mut stream = resp_connect(server.kv_port());
+    let request = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
+    let expected = b"+OK\r\n:2\r\n+PONG\r\n$1\r\n2\r\n";
+    assert_eq!(exchange(&mut stream, request, expected.len()), expected);
+}
+
+#[test]
+fn blpop_waits_for_a_push_from_another_client() {
+    let server = Server::start(ServerOptions::default().cores(2));
+    let port = server.kv_port();
+    let waiter = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = redis_cli(port, &["BLPOP", "jobs", "5"]);
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(redis_cli(port, &["RPUSH", "jobs", "job-1"]), "1");
+    let (answer, waited) = waiter.join().expect("the BLPOP thread");
+    assert_eq!(answer, "jobs\njob-1");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "BLPOP answered after {waited:?}"
+    );
+    // With nothing pushed it answers nil at its timeout.
+    let started = Instant::now();
+    let mut stream = resp_connect(port);
+    let timeout = exchange(
+        &mut stream,
+        b"*3\r\n$5\r\nBLPOP\r\n$5\r\nempty\r\n$3\r\n0.3\r\n",
+        5,
+    );
+    assert_eq!(timeout, b"*-1\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn publish_reaches_subscribers() {
+    let server = Server::start(ServerOptions::default().cores(2));
+    let port = server.kv_port();
+    let mut subscriber = resp_connect(port);
+    let confirm = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(
+        exchange(&mut subscriber, b"SUBSCRIBE news\r\n", confirm.len()),
+        confirm
+    );
+    assert_eq!(redis_cli(port, &["PUBLISH", "news", "hello"]), "1");
+    let message = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+    assert_eq!(exchange(&mut subscriber, b"", message.len()), message);
+    // While subscribed, other commands are refused as Redis refuses them.
+    let refused = exchange(&mut subscriber, b"GET x\r\n", 10);
+    assert!(
+        refused.starts_with(b"-ERR Can't execute 'get'"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+}
+
+#[test]
+fn bad_input_gets_redis_errors_and_the_server_survives() {
+    let server = Server::start_default();
+    let port = server.kv_port();
+    assert_eq!(
+        redis_cli(port, &["NOSUCH", "a"]),
+        "ERR unknown command 'NOSUCH', with args beginning with: 'a'"
+    );
+    assert_eq!(
+        redis_cli(port, &["GET"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    redis_cli(port, &["LPUSH", "list", "x"]);
+    assert_eq!(
+        redis_cli(port, &["GET", "list"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    // A huge declared bulk length is refused without allocating it, and the connection closes.
+    let mut stream = resp_connect(port);
+    let answer = exchange(&mut stream, b"*1\r\n$99999999999\r\n", 64);
+    assert_eq!(answer, b"-ERR Protocol error: invalid bulk length\r\n");
+    let mut stream = resp_connect(port);
+    let answer = exchange(&mut stream, b"*2\r\n:1\r\n", 64);
+    assert!(
+        answer.starts_with(b"-ERR Protocol error: expected '$'"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(redis_cli(port, &["PING"]), "PONG");
+}
+
+#[test]
+fn a_password_is_required_when_configured() {
+    let server = Server::start(ServerOptions::default().env("EPHPM_KV__PASSWORD", "sekret"));
+    let port = server.kv_port();
+    assert_eq!(
+        redis_cli(port, &["GET", "a"]),
+        "NOAUTH Authentication required."
+    );
+    assert_eq!(
+        redis_cli(
+            port,
+            &["-a", "sekret", "--no-auth-warning", "SET", "a", "1"]
+        ),
+        "OK"
+    );
+    assert_eq!(
+        redis_cli(port, &["AUTH", "wrong"]),
+        "WRONGPASS invalid username-password pair or user is disabled."
+    );
+}
+
+#[test]
+fn maxmemory_with_noeviction_refuses_writes() {
+    let server = Server::start(
+        ServerOptions::default()
+            .env("EPHPM_KV__MAXMEMORY", "64K")
+            .env("EPHPM_KV__MAXMEMORY_POLICY", "noeviction"),
+    );
+    let port = server.kv_port();
+    let value = "v".repeat(4096);
+    let mut refused = false;
+    for n in 0..64 {
+        let answer = redis_cli(port, &["SET", &format!("big{n}"), &value]);
+        if answer.starts_with("OOM") {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "64 KiB of values never hit maxmemory");
+    assert_eq!(redis_cli(port, &["GET", "big0"]).len(), 4096);
+}
