@@ -14,6 +14,8 @@
 #   BENCH_CONNS         connection counts (default "32")
 #   BENCH_FPM_CHILDREN  php-fpm pm.max_children (default 8)
 #   BENCH_OUT           markdown output (default bench/last-wordpress.md)
+#   BENCH_OBJECT_CACHE=0  skip the third measurement: ePHPm with kv/php/object-cache.php (the
+#                       built-in KV store as WordPress's persistent object cache; default 1)
 #   BENCH_KEEP_WORK=1   keep the temporary directory (copies, configs, logs, raw wrk outputs)
 set -euo pipefail
 
@@ -36,17 +38,20 @@ BENCH_CONNS=${BENCH_CONNS:-32}
 BENCH_FPM_CHILDREN=${BENCH_FPM_CHILDREN:-8}
 BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/last-wordpress.md}
 BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
+BENCH_OBJECT_CACHE=${BENCH_OBJECT_CACHE:-1}
+OBJECT_CACHE=$ROOT/kv/php/object-cache.php
 
 HOST=127.0.0.1
 EPHPM_PORT=18180
 NGINX_PORT=18181
 MARIADB_PORT=13406
 EPHPM_DB_PORT=13407
+EPHPM_KV_PORT=16407
 WORDPRESS_SOURCE=/usr/share/wordpress
 WP_CONFIG_TEMPLATE=$ROOT/tests/fixtures/wordpress/wp-config.php
 SITE_TITLE="ePHPm WordPress bench"
 WRK_TIMEOUT=30s
-APT_PACKAGES=(mariadb-server nginx php8.2-fpm php8.2-mysql wordpress wrk curl)
+APT_PACKAGES=(mariadb-server nginx php8.2-fpm php8.2-mysql wordpress wordpress-theme-twentytwentythree wrk curl)
 
 WORK=""
 # Lines "server<TAB>conns<TAB>req/s<TAB>p99 ms" collected by measure().
@@ -100,6 +105,7 @@ start_ephpm() {
     [[ $name == EPHPM_* ]] && unset+=(-u "$name")
   done
   (cd "$dir" && exec env "${unset[@]}" EPHPM_LOG__ACCESS_LOG=off EPHPM_DB__LISTEN="$HOST:$EPHPM_DB_PORT" \
+    EPHPM_KV__LISTEN="$HOST:$EPHPM_KV_PORT" \
     EPHPM_DB__DATA_DIR="$dir/data" "$EPHPM_BIN" serve --root "$dir/wordpress" \
     --listen "$HOST:$EPHPM_PORT" --cores "$CORES") >"$dir/server.log" 2>&1 &
   local pid=$!
@@ -175,6 +181,8 @@ write_report() {
       for (i = 1; i <= n; i++) {
         c = order[i]
         printf "| ePHPm | %s | %s | %s |\n", c, rate["ephpm", c], p99["ephpm", c]
+        if (("ephpm-oc", c) in rate)
+          printf "| ePHPm + object-cache.php (built-in KV) | %s | %s | %s |\n", c, rate["ephpm-oc", c], p99["ephpm-oc", c]
         printf "| nginx + php-fpm + MariaDB | %s | %s | %s |\n", c, rate["nginx", c], p99["nginx", c]
       }
       printf "\n"
@@ -183,6 +191,9 @@ write_report() {
         if (rate["nginx", c] > 0)
           printf "ePHPm / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", c,
             rate["ephpm", c] / rate["nginx", c], (p99["nginx", c] > 0 ? p99["ephpm", c] / p99["nginx", c] : 0)
+        if (rate["nginx", c] > 0 && (("ephpm-oc", c) in rate))
+          printf "ePHPm + object cache / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", c,
+            rate["ephpm-oc", c] / rate["nginx", c], (p99["nginx", c] > 0 ? p99["ephpm-oc", c] / p99["nginx", c] : 0)
       }
     }' "$RESULTS_TSV" >"$BENCH_OUT"
 }
@@ -198,7 +209,7 @@ main() {
   ensure_apt "${APT_PACKAGES[@]}"
   [ -d "$WORDPRESS_SOURCE" ] || die "WordPress not found in $WORDPRESS_SOURCE"
   local port
-  for port in "$EPHPM_PORT" "$EPHPM_DB_PORT" "$NGINX_PORT" "$MARIADB_PORT"; do
+  for port in "$EPHPM_PORT" "$EPHPM_DB_PORT" "$EPHPM_KV_PORT" "$NGINX_PORT" "$MARIADB_PORT"; do
     require_free_port "$port"
   done
   locate_ephpm
@@ -215,6 +226,12 @@ main() {
   start_ephpm
   install_site ephpm "$EPHPM_PORT"
   measure ephpm "$EPHPM_PORT"
+  if [ "$BENCH_OBJECT_CACHE" = 1 ]; then
+    step "ePHPm with wp-content/object-cache.php (the built-in KV store as object cache)"
+    install -m 644 -o www-data -g www-data "$OBJECT_CACHE" "$WORK/ephpm/wordpress/wp-content/object-cache.php"
+    check_front_page ephpm-oc "$EPHPM_PORT" "$WORK/ephpm-oc.home.html"
+    measure ephpm-oc "$EPHPM_PORT"
+  fi
   stop_all
 
   step "nginx + php-fpm ($BENCH_FPM_CHILDREN children) on $HOST:$NGINX_PORT, MariaDB on $HOST:$MARIADB_PORT"
