@@ -41,19 +41,6 @@ recipe_hash() {
     | sha256sum | cut -c1-12
 }
 
-enable_deb_src() {
-  local sources=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$sources" ] && grep -q '^Types: deb$' "$sources"; then
-    step "enabling deb-src in $sources"
-    as_root sed -i 's/^Types: deb$/Types: deb deb-src/' "$sources"
-    unset SETUP_APT_UPDATED
-  fi
-  if [ -z "${SETUP_APT_UPDATED:-}" ]; then
-    as_root apt-get update -qq
-    export SETUP_APT_UPDATED=1
-  fi
-}
-
 # Download and unpack the upstream tarball of Debian's php8.2 source package into $1.
 fetch_source() {
   local dest=$1 dl="$CACHE/php-download"

@@ -29,6 +29,21 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Turn on deb-src in Debian's sources (source packages: php8.2, PECL extensions) and refresh
+# the package lists once per process.
+enable_deb_src() {
+  local sources=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$sources" ] && grep -q '^Types: deb$' "$sources"; then
+    step "enabling deb-src in $sources"
+    as_root sed -i 's/^Types: deb$/Types: deb deb-src/' "$sources"
+    unset SETUP_APT_UPDATED
+  fi
+  if [ -z "${SETUP_APT_UPDATED:-}" ]; then
+    as_root apt-get update -qq
+    export SETUP_APT_UPDATED=1
+  fi
+}
+
 # Make sure the Rust toolchain is on PATH (rustup installs it under ~/.cargo/bin).
 ensure_cargo() {
   if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
