@@ -265,3 +265,68 @@ fn maxmemory_with_noeviction_refuses_writes() {
     assert!(refused, "64 KiB of values never hit maxmemory");
     assert_eq!(redis_cli(port, &["GET", "big0"]).len(), 4096);
 }
+
+/// Laravel's queue push/pop scripts and its cache-lock release, run with EVAL and EVALSHA.
+#[test]
+fn laravel_lua_scripts_run_atomically() {
+    let server = Server::start(ServerOptions::default().cores(2));
+    let port = server.kv_port();
+    let push = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('rpush', KEYS[2], 1)";
+    let job = r#"{"uuid":"u1","job":"SendMail","attempts":0}"#;
+    redis_cli(
+        port,
+        &[
+            "EVAL",
+            push,
+            "2",
+            "queues:default",
+            "queues:default:notify",
+            job,
+        ],
+    );
+    assert_eq!(redis_cli(port, &["LLEN", "queues:default"]), "1");
+    let pop = "local job = redis.call('lpop', KEYS[1]) local reserved = false \
+        if(job ~= false) then reserved = cjson.decode(job) \
+        reserved['attempts'] = reserved['attempts'] + 1 reserved = cjson.encode(reserved) \
+        redis.call('zadd', KEYS[2], ARGV[1], reserved) redis.call('lpop', KEYS[3]) end \
+        return {job, reserved}";
+    let sha = redis_cli(port, &["SCRIPT", "LOAD", pop]);
+    assert_eq!(sha.len(), 40, "{sha}");
+    let popped = redis_cli(
+        port,
+        &[
+            "EVALSHA",
+            &sha,
+            "3",
+            "queues:default",
+            "queues:default:reserved",
+            "queues:default:notify",
+            "1700000000",
+        ],
+    );
+    let mut lines = popped.lines();
+    assert_eq!(lines.next(), Some(job));
+    let reserved = lines.next().expect("the reserved job");
+    assert!(reserved.contains(r#""attempts":1"#), "{reserved}");
+    assert_eq!(redis_cli(port, &["ZCARD", "queues:default:reserved"]), "1");
+    assert_eq!(redis_cli(port, &["LLEN", "queues:default:notify"]), "0");
+
+    let release = "if redis.call(\"get\",KEYS[1]) == ARGV[1] then return redis.call(\"del\",KEYS[1]) else return 0 end";
+    redis_cli(port, &["SET", "lock:report", "owner-a", "EX", "10", "NX"]);
+    assert_eq!(
+        redis_cli(port, &["EVAL", release, "1", "lock:report", "owner-b"]),
+        "0"
+    );
+    assert_eq!(
+        redis_cli(port, &["EVAL", release, "1", "lock:report", "owner-a"]),
+        "1"
+    );
+    assert_eq!(redis_cli(port, &["EXISTS", "lock:report"]), "0");
+    assert_eq!(
+        redis_cli(
+            port,
+            &["EVALSHA", "0000000000000000000000000000000000000000", "0"]
+        ),
+        "NOSCRIPT No matching script. Please use EVAL."
+    );
+}

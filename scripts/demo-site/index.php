@@ -1,5 +1,11 @@
 <?php
+// Sessions and a hit counter in the built-in KV store (no Redis server, no socket).
+$kv = function_exists('ephpm_kv_incr');
+if ($kv) {
+    ini_set('session.save_handler', 'ephpm');
+}
 session_start();
+$hits = $kv ? ephpm_kv_incr('demo:hits') : null;
 $_SESSION['visits'] = ($_SESSION['visits'] ?? 0) + 1;
 $opcache = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
 $name = isset($_POST['name']) ? htmlspecialchars($_POST['name']) : null;
@@ -34,6 +40,7 @@ if (getenv('DB_HOST') !== false) {
     <tr><th>Request</th><td><?= htmlspecialchars($_SERVER['REQUEST_METHOD'] . ' ' . $_SERVER['REQUEST_URI']) ?></td></tr>
     <tr><th>Visits in this session</th><td><?= (int) $_SESSION['visits'] ?></td></tr>
     <tr><th>Database</th><td><?= htmlspecialchars($db) ?></td></tr>
+    <tr><th>KV store</th><td><?= $kv ? sprintf('%d hits (ephpm_kv_incr; redis-cli -p 6379 get demo:hits)', $hits) : 'off' ?></td></tr>
   </table>
   <?php if ($name !== null): ?>
     <p class="hello">Hello, <?= $name ?>!</p>
