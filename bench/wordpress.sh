@@ -16,6 +16,8 @@
 #   BENCH_OUT           markdown output (default bench/last-wordpress.md)
 #   BENCH_OBJECT_CACHE=0  skip the third measurement: ePHPm with kv/php/object-cache.php (the
 #                       built-in KV store as WordPress's persistent object cache; default 1)
+#   BENCH_EPHPM_ARGS    extra arguments for `ephpm serve` (word-split), e.g.
+#                       "--php-ini opcache.jit=tracing --php-ini opcache.jit_buffer_size=64M"
 #   BENCH_KEEP_WORK=1   keep the temporary directory (copies, configs, logs, raw wrk outputs)
 set -euo pipefail
 
@@ -39,6 +41,7 @@ BENCH_FPM_CHILDREN=${BENCH_FPM_CHILDREN:-8}
 BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/last-wordpress.md}
 BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
 BENCH_OBJECT_CACHE=${BENCH_OBJECT_CACHE:-1}
+BENCH_EPHPM_ARGS=${BENCH_EPHPM_ARGS:-}
 OBJECT_CACHE=$ROOT/kv/php/object-cache.php
 
 HOST=127.0.0.1
@@ -107,7 +110,7 @@ start_ephpm() {
   (cd "$dir" && exec env "${unset[@]}" EPHPM_LOG__ACCESS_LOG=off EPHPM_DB__LISTEN="$HOST:$EPHPM_DB_PORT" \
     EPHPM_KV__LISTEN="$HOST:$EPHPM_KV_PORT" \
     EPHPM_DB__DATA_DIR="$dir/data" "$EPHPM_BIN" serve --root "$dir/wordpress" \
-    --listen "$HOST:$EPHPM_PORT" --cores "$CORES") >"$dir/server.log" 2>&1 &
+    --listen "$HOST:$EPHPM_PORT" --cores "$CORES" $BENCH_EPHPM_ARGS) >"$dir/server.log" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")
   wait_port ePHPm "$pid" "$EPHPM_PORT" "$dir/server.log"
