@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cmd::{self, SetOptions};
 use crate::error::KvError;
+use crate::resp::Reply;
 use crate::session::Session;
 use crate::store::{Ctx, LockEach, Store};
 
@@ -42,8 +43,8 @@ impl Store {
         let guards = self.lock_keys(keys.iter().copied());
         let mut ctx = Ctx::new(self, &mut session, guards, true);
         let result = f(&mut ctx);
-        ctx.finish();
-        result
+        let committed = ctx.commit();
+        result.and_then(|r| committed.map(|()| r))
     }
 
     /// GET.
@@ -69,13 +70,19 @@ impl Store {
                 expire_at,
                 ..SetOptions::default()
             };
-            cmd::strings::set_value(ctx, key, value.to_vec(), &opts).map(|_| ())
+            cmd::strings::set_value(ctx, key, value.to_vec(), &opts)?;
+            log(ctx, "set", &[key, value]);
+            Ok(())
         })
     }
 
     /// DEL: how many of `keys` existed.
     pub fn del(&self, db: usize, keys: &[&[u8]]) -> Result<usize, KvError> {
-        self.with_keys(db, keys, false, |ctx| Ok(cmd::keys::delete(ctx, keys)))
+        self.with_keys(db, keys, false, |ctx| {
+            let n = cmd::keys::delete(ctx, keys);
+            log(ctx, "del", keys);
+            Ok(n)
+        })
     }
 
     /// EXISTS.
@@ -86,7 +93,9 @@ impl Store {
     /// INCRBY: the new value.
     pub fn incr_by(&self, db: usize, key: &[u8], delta: i64) -> Result<i64, KvError> {
         self.with_keys(db, &[key], true, |ctx| {
-            cmd::strings::incr_by(ctx, key, delta)
+            let n = cmd::strings::incr_by(ctx, key, delta)?;
+            log(ctx, "incrby", &[key, delta.to_string().as_bytes()]);
+            Ok(n)
         })
     }
 
@@ -94,7 +103,9 @@ impl Store {
     pub fn expire(&self, db: usize, key: &[u8], ttl: Duration) -> Result<bool, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
             let at = (ctx.now as i64).saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
-            Ok(cmd::keys::expire_key(ctx, key, at, cmd::keys::Cond::Always))
+            let done = cmd::keys::expire_key(ctx, key, at, cmd::keys::Cond::Always);
+            log(ctx, "pexpireat", &[key, at.to_string().as_bytes()]);
+            Ok(done)
         })
     }
 
@@ -119,7 +130,9 @@ impl Store {
     /// HSET of one field: true when the field is new.
     pub fn hset(&self, db: usize, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, KvError> {
         self.with_keys(db, &[key], true, |ctx| {
-            cmd::hashes::hash_set(ctx, key, &[(field, value)]).map(|n| n == 1)
+            let n = cmd::hashes::hash_set(ctx, key, &[(field, value)])?;
+            log(ctx, "hset", &[key, field, value]);
+            Ok(n == 1)
         })
     }
 
@@ -131,35 +144,45 @@ impl Store {
     /// HDEL: how many fields existed.
     pub fn hdel(&self, db: usize, key: &[u8], fields: &[&[u8]]) -> Result<usize, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
-            cmd::hashes::hash_del(ctx, key, fields)
+            let n = cmd::hashes::hash_del(ctx, key, fields)?;
+            log(ctx, "hdel", &[&[key][..], fields].concat());
+            Ok(n)
         })
     }
 
     /// LPUSH: the new length.
     pub fn lpush(&self, db: usize, key: &[u8], values: &[&[u8]]) -> Result<usize, KvError> {
         self.with_keys(db, &[key], true, |ctx| {
-            cmd::lists::push(ctx, key, values, true, false)
+            let n = cmd::lists::push(ctx, key, values, true, false)?;
+            log(ctx, "lpush", &[&[key][..], values].concat());
+            Ok(n)
         })
     }
 
     /// RPUSH: the new length.
     pub fn rpush(&self, db: usize, key: &[u8], values: &[&[u8]]) -> Result<usize, KvError> {
         self.with_keys(db, &[key], true, |ctx| {
-            cmd::lists::push(ctx, key, values, false, false)
+            let n = cmd::lists::push(ctx, key, values, false, false)?;
+            log(ctx, "rpush", &[&[key][..], values].concat());
+            Ok(n)
         })
     }
 
     /// LPOP of one element.
     pub fn lpop(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
-            Ok(cmd::lists::pop(ctx, key, true, 1)?.and_then(|mut v| v.pop()))
+            let popped = cmd::lists::pop(ctx, key, true, 1)?.and_then(|mut v| v.pop());
+            log(ctx, "lpop", &[key]);
+            Ok(popped)
         })
     }
 
     /// RPOP of one element.
     pub fn rpop(&self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
-            Ok(cmd::lists::pop(ctx, key, false, 1)?.and_then(|mut v| v.pop()))
+            let popped = cmd::lists::pop(ctx, key, false, 1)?.and_then(|mut v| v.pop());
+            log(ctx, "rpop", &[key]);
+            Ok(popped)
         })
     }
 
@@ -178,13 +201,19 @@ impl Store {
 
     /// SADD: how many members are new.
     pub fn sadd(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<usize, KvError> {
-        self.with_keys(db, &[key], true, |ctx| cmd::sets::add(ctx, key, members))
+        self.with_keys(db, &[key], true, |ctx| {
+            let n = cmd::sets::add(ctx, key, members)?;
+            log(ctx, "sadd", &[&[key][..], members].concat());
+            Ok(n)
+        })
     }
 
     /// SREM: how many members were there.
     pub fn srem(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<usize, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
-            cmd::sets::remove(ctx, key, members)
+            let n = cmd::sets::remove(ctx, key, members)?;
+            log(ctx, "srem", &[&[key][..], members].concat());
+            Ok(n)
         })
     }
 
@@ -206,7 +235,14 @@ impl Store {
             return Err(KvError::NotFloat);
         }
         self.with_keys(db, &[key], true, |ctx| {
-            cmd::zsets::zadd_pairs(ctx, key, pairs, Default::default()).map(|r| r.added)
+            let added = cmd::zsets::zadd_pairs(ctx, key, pairs, Default::default())?.added;
+            let mut args = vec![b"zadd".to_vec(), key.to_vec()];
+            for (score, member) in pairs {
+                args.push(crate::numbers::format_double(*score).into_bytes());
+                args.push(member.to_vec());
+            }
+            crate::persist::record_command(ctx, "zadd", &args, &Reply::ok());
+            Ok(added)
         })
     }
 
@@ -233,7 +269,9 @@ impl Store {
     /// ZREM: how many members were there.
     pub fn zrem(&self, db: usize, key: &[u8], members: &[&[u8]]) -> Result<usize, KvError> {
         self.with_keys(db, &[key], false, |ctx| {
-            cmd::zsets::zrem_members(ctx, key, members)
+            let n = cmd::zsets::zrem_members(ctx, key, members)?;
+            log(ctx, "zrem", &[&[key][..], members].concat());
+            Ok(n)
         })
     }
 
@@ -242,7 +280,18 @@ impl Store {
         let mut session = Session::internal(0);
         let mut ctx = Ctx::new(self, &mut session, self.lock_all(), true);
         cmd::keys::flush_all(&mut ctx);
+        log(&mut ctx, "flushall", &[]);
         ctx.finish();
+    }
+}
+
+/// Logs a typed-API write as the equivalent command `name parts...` (rewritten like client
+/// commands, so relative TTLs become absolute).
+fn log(ctx: &mut Ctx<'_, '_>, name: &str, parts: &[&[u8]]) {
+    if ctx.store.logs_writes() {
+        let mut args = vec![name.as_bytes().to_vec()];
+        args.extend(parts.iter().map(|p| p.to_vec()));
+        crate::persist::record_command(ctx, name, &args, &Reply::ok());
     }
 }
 

@@ -17,7 +17,8 @@
 //! of the keys it names (from the key positions in the command table), in ascending shard
 //! order, so multi-key commands (MSET, RENAME, SINTERSTORE, LMOVE, DEL a b c...) are atomic and
 //! cannot deadlock. Keyspace-wide commands (KEYS, SCAN, FLUSHDB, INFO, DBSIZE) and
-//! [`Store::atomic`] (MULTI/EXEC, later EVAL) lock every shard. Critical sections are short
+//! [`Store::atomic`] (MULTI/EXEC) lock every shard, and so do EVAL/EVALSHA, which are declared as
+//! touching every key. Critical sections are short
 //! (hash lookups, O(1) accounting), so with more shards than cores contention stays low; a
 //! lock-free map (papaya) can be measured against this later behind the same `Ctx` interface.
 //!
@@ -31,6 +32,13 @@
 //! commands that can grow memory. WATCH uses per-key version counters kept in the shard only for
 //! watched keys, bumped by every modification, deletion, expiry and flush.
 
+//! # Scripting and persistence
+//!
+//! EVAL runs Lua 5.1 (mlua, one sandboxed state per thread, fresh globals per call, a time
+//! limit) with `redis.call`/`pcall` and `cjson`. With a [`PersistenceConfig`] the store keeps
+//! one append-only log of every write (by its effects: relative TTLs become absolute, scripts
+//! log the commands they ran) and periodic snapshots; [`Store::open`] loads both.
+
 mod api;
 mod clock;
 mod cmd;
@@ -39,6 +47,7 @@ mod dict;
 mod error;
 mod glob;
 mod numbers;
+mod persist;
 mod pubsub;
 pub mod resp;
 mod rng;
@@ -52,6 +61,7 @@ pub use config::{parse_memory, EvictionPolicy, StoreConfig, UnknownPolicy};
 pub use error::KvError;
 pub use glob::glob_match;
 pub use numbers::{format_double, parse_f64, parse_i64};
+pub use persist::{AppendFsync, PersistError, PersistenceConfig, UnknownAppendFsync};
 pub use resp::{parse_command, Limits, ProtocolError, Reply};
 pub use session::{Block, Outcome, Session};
 pub use store::{DbStats, Store, StoreStats, Txn};

@@ -8,6 +8,8 @@ mod channels;
 pub(crate) mod hashes;
 pub(crate) mod keys;
 pub(crate) mod lists;
+mod persistence;
+pub(crate) mod scripting;
 mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;
@@ -237,6 +239,12 @@ pub(crate) static COMMANDS: &[Command] = &[
     conn("punsubscribe", -1, PUBSUB, channels::punsubscribe),
     data("publish", 3, 0, Keys::None, channels::publish),
     data("pubsub", -2, 0, Keys::None, channels::pubsub),
+    // scripting (every shard locked: numkeys makes key positions dynamic)
+    data("eval", -3, 0, Keys::All, scripting::eval),
+    data("evalsha", -3, 0, Keys::All, scripting::evalsha),
+    data("eval_ro", -3, READONLY, Keys::All, scripting::eval_ro),
+    data("evalsha_ro", -3, READONLY, Keys::All, scripting::evalsha_ro),
+    data("script", -2, 0, Keys::None, scripting::script),
     // server and connection
     data("ping", -1, PUBSUB, Keys::None, server::ping),
     data("echo", 2, 0, Keys::None, server::echo),
@@ -247,6 +255,10 @@ pub(crate) static COMMANDS: &[Command] = &[
     data("config", -2, 0, Keys::None, server::config),
     data("command", -1, 0, Keys::None, server::command),
     data("time", 1, 0, Keys::None, server::time),
+    data("save", 1, 0, Keys::None, persistence::save),
+    data("bgsave", -1, 0, Keys::None, persistence::bgsave),
+    data("bgrewriteaof", 1, 0, Keys::None, persistence::bgrewriteaof),
+    data("lastsave", 1, 0, Keys::None, persistence::lastsave),
 ];
 
 /// The command named `name` (any case).
@@ -384,6 +396,9 @@ impl Store {
                 cmd.name
             )));
         }
+        if cmd.flags & WRITE != 0 {
+            self.check_writable()?;
+        }
         Ok(())
     }
 
@@ -401,13 +416,16 @@ impl Store {
             Keys::Range(..) => self.lock_keys(key_args(cmd.keys, args)),
         };
         let mut ctx = Ctx::new(self, session, guards, false);
-        let reply = f(&mut ctx, args).unwrap_or_else(|err| err.to_reply());
+        let mut reply = f(&mut ctx, args).unwrap_or_else(|err| err.to_reply());
+        log_write(&mut ctx, cmd, args, &reply);
         // Registered while the shard locks are still held: no push can slip in between.
         let block = ctx.block.take().map(|timeout| crate::session::Block {
             listener: self.list_event(ctx.db()).listen(),
             timeout,
         });
-        ctx.finish();
+        if let Err(err) = ctx.commit() {
+            reply = err.to_reply();
+        }
         match block {
             Some(block) => Outcome::Block(block),
             None => Outcome::Reply(reply),
@@ -435,6 +453,16 @@ pub(crate) fn execute_in_txn(txn: &mut Txn<'_>, session: &mut Session, args: &[V
     }
     let mut ctx = txn.ctx(session);
     let reply = f(&mut ctx, args).unwrap_or_else(|err| err.to_reply());
+    log_write(&mut ctx, cmd, args, &reply);
     txn.restore(ctx);
     reply
+}
+
+/// Adds the append-only log records of a data command that ran in `ctx` and answered
+/// `reply` (nothing for commands that only read, failed, or blocked). Every path that runs a
+/// [`DataFn`] must call this after it, with the locks still held.
+pub(crate) fn log_write(ctx: &mut Ctx<'_, '_>, cmd: &Command, args: &[Vec<u8>], reply: &Reply) {
+    if cmd.flags & WRITE != 0 && ctx.block.is_none() {
+        crate::persist::record_command(ctx, cmd.name, args, reply);
+    }
 }

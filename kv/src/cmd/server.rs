@@ -89,7 +89,14 @@ fn human_bytes(n: u64) -> String {
     format!("{n}B")
 }
 
-const SECTIONS: [&str; 5] = ["server", "clients", "memory", "stats", "keyspace"];
+const SECTIONS: [&str; 6] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "keyspace",
+];
 
 fn info_section(ctx: &Ctx<'_, '_>, section: &str, out: &mut String) {
     let store = ctx.store;
@@ -126,6 +133,7 @@ fn info_section(ctx: &Ctx<'_, '_>, section: &str, out: &mut String) {
                 used = stats.used_memory,
             )
         }
+        "persistence" => write!(out, "# Persistence\r\n{}", store.persistence_info()),
         "stats" => write!(
             out,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
@@ -274,7 +282,10 @@ fn config_params(store: &Store) -> Vec<(&'static str, String)> {
         ("requirepass", pass),
         ("databases", store.databases.to_string()),
         ("save", String::new()),
-        ("appendonly", "no".into()),
+        (
+            "appendonly",
+            if store.aof_enabled() { "yes" } else { "no" }.into(),
+        ),
         ("proto-max-bulk-len", store.limits.max_bulk_len.to_string()),
     ]
 }

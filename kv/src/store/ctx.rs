@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{Entry, Guards, Shard, Store};
 use crate::error::KvError;
+use crate::persist::Record;
 use crate::session::Session;
 use crate::value::{Kind, Value};
 
@@ -21,6 +22,8 @@ pub(crate) struct Ctx<'s, 'a> {
     /// Set by a blocking command that found nothing: its timeout (`None`: forever).
     pub block: Option<Option<Duration>>,
     woken: Vec<usize>,
+    /// Append-only log records of what the command changed, written when it finishes.
+    log: Vec<Record>,
 }
 
 impl<'s, 'a> Ctx<'s, 'a> {
@@ -39,6 +42,7 @@ impl<'s, 'a> Ctx<'s, 'a> {
             atomic,
             block: None,
             woken: Vec::new(),
+            log: Vec::new(),
         }
     }
 
@@ -48,12 +52,45 @@ impl<'s, 'a> Ctx<'s, 'a> {
         self
     }
 
-    /// Releases the locks, then wakes blocked clients of lists that were pushed to.
+    /// Releases the locks, then wakes blocked clients of lists that were pushed to. A log
+    /// failure is reported by the store's logger; use [`Ctx::commit`] to see it.
     pub fn finish(self) {
-        let store = self.store;
-        let (guards, woken) = self.into_parts();
+        let _ = self.commit();
+    }
+
+    /// Writes the context's log records (with the locks still held), releases the locks,
+    /// wakes blocked clients, and under `appendfsync always` fsyncs before returning.
+    pub fn commit(self) -> Result<(), KvError> {
+        let Ctx {
+            store,
+            mut guards,
+            woken,
+            log,
+            ..
+        } = self;
+        let appended = match &store.persist {
+            Some(p) => p.append(guards.iter_mut().map(|g| &mut **g), log),
+            None => Ok(None),
+        };
         drop(guards);
         store.wake(&woken);
+        match (appended?, &store.persist) {
+            (Some(end), Some(p)) => p.sync(end),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a log record in the current database (no-op without persistence).
+    pub fn record(&mut self, args: Vec<Vec<u8>>) {
+        if self.store.logs_writes() {
+            let db = self.db();
+            self.log.push((db, args));
+        }
+    }
+
+    /// The log records so far, for a transaction that keeps the locks.
+    pub fn take_log(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.log)
     }
 
     /// The locks and the databases to wake, for a caller that keeps the locks.

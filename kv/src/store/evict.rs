@@ -26,7 +26,9 @@ pub(crate) struct LockEach<'s>(pub &'s Store);
 impl ShardAccess for LockEach<'_> {
     fn with_shard<R>(&mut self, index: usize, f: impl FnOnce(&mut Shard) -> R) -> Option<R> {
         let mut guard = self.0.slots.get(index)?.lock();
-        Some(f(&mut guard))
+        let result = f(&mut guard);
+        self.0.log_gone(&mut guard);
+        Some(result)
     }
 
     fn used(&mut self) -> usize {
@@ -116,6 +118,7 @@ impl Store {
                     return false;
                 }
                 shard.remove(c.db, &c.key);
+                shard.note_gone(c.db, c.key.clone());
                 shard.stats.evicted += 1;
                 true
             });
@@ -162,7 +165,8 @@ fn evict_random_in(shard: &mut Shard, volatile: bool) -> bool {
             shard.dbs[db].dict.random_position()
         };
         if let Some(pos) = pos {
-            shard.remove_at(db, pos);
+            let (key, _) = shard.remove_at(db, pos);
+            shard.note_gone(db, key);
             shard.stats.evicted += 1;
             return true;
         }

@@ -90,6 +90,8 @@ pub struct Store {
     connections_received: AtomicU64,
     pub(crate) started_ms: u64,
     sweep_cursor: AtomicUsize,
+    pub(crate) scripts: crate::cmd::scripting::ScriptCache,
+    pub(crate) persist: Option<crate::persist::Persister>,
 }
 
 impl std::fmt::Debug for Store {
@@ -133,6 +135,8 @@ impl Store {
             connections_received: AtomicU64::new(0),
             started_ms,
             sweep_cursor: AtomicUsize::new(0),
+            scripts: Default::default(),
+            persist: None,
         }
     }
 
@@ -326,6 +330,7 @@ impl Store {
             }
             let mut shard = self.slots[(start + k) % shards].lock();
             let (checked, gone) = sweep_shard(&mut shard, per_shard.min(remaining), now);
+            self.log_gone(&mut shard);
             remaining -= checked;
             removed += gone;
         }
@@ -390,7 +395,8 @@ fn sweep_shard(shard: &mut Shard, limit: usize, now: u64) -> (usize, usize) {
             checked += 1;
             let expired = d.dict.at(pos).is_some_and(|(_, e)| e.expired(now));
             if expired {
-                shard.remove_at(db, pos);
+                let (key, _) = shard.remove_at(db, pos);
+                shard.note_gone(db, key);
                 shard.stats.expired += 1;
                 removed += 1;
             } else {

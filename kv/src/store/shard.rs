@@ -70,6 +70,10 @@ pub(crate) struct Shard {
     /// Bytes accounted for all entries of this shard.
     pub used: usize,
     pub stats: ShardStats,
+    /// Keys expired or evicted since the last log write, for the append-only log's DELs.
+    pub gone: Vec<(usize, Arc<[u8]>)>,
+    /// Collect `gone` (only while an append-only log is kept).
+    pub track_gone: bool,
 }
 
 impl Shard {
@@ -79,6 +83,15 @@ impl Shard {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             used: 0,
             stats: ShardStats::default(),
+            gone: Vec::new(),
+            track_gone: false,
+        }
+    }
+
+    /// Notes that `key` of `db` expired or was evicted, so the log can record a DEL.
+    pub fn note_gone(&mut self, db: usize, key: Arc<[u8]>) {
+        if self.track_gone {
+            self.gone.push((db, key));
         }
     }
 
@@ -151,7 +164,8 @@ impl Shard {
         };
         let expired = d.dict.at(pos).is_some_and(|(_, e)| e.expired(now));
         if expired {
-            self.remove_at(db, pos);
+            let (key, _) = self.remove_at(db, pos);
+            self.note_gone(db, key);
             self.stats.expired += 1;
         }
         expired

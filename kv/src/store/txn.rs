@@ -1,6 +1,7 @@
 //! [`Txn`]: a batch of commands run with every shard locked.
 
 use super::{Ctx, Guards, Store};
+use crate::persist::Record;
 use crate::resp::Reply;
 use crate::session::Session;
 
@@ -13,6 +14,7 @@ pub struct Txn<'s> {
     guards: Guards<'s>,
     woken: Vec<usize>,
     now: u64,
+    log: Vec<Record>,
 }
 
 impl<'s> Txn<'s> {
@@ -22,7 +24,14 @@ impl<'s> Txn<'s> {
             guards: store.lock_all(),
             woken: Vec::new(),
             now: store.now_ms(),
+            log: Vec::new(),
         }
+    }
+
+    /// The transaction with its clock reading `now` (log replay runs at 0).
+    pub(crate) fn at(mut self, now: u64) -> Txn<'s> {
+        self.now = now;
+        self
     }
 
     /// Runs one command inside the transaction as `session` and returns its reply. Blocking
@@ -49,7 +58,8 @@ impl<'s> Txn<'s> {
     }
 
     /// Takes the locks back from a context made by [`Txn::ctx`].
-    pub(crate) fn restore(&mut self, ctx: Ctx<'s, '_>) {
+    pub(crate) fn restore(&mut self, mut ctx: Ctx<'s, '_>) {
+        self.log.append(&mut ctx.take_log());
         let (guards, woken) = ctx.into_parts();
         self.guards = guards;
         for db in woken {
@@ -61,8 +71,18 @@ impl<'s> Txn<'s> {
 }
 
 impl Drop for Txn<'_> {
+    /// Logs the transaction's writes as one MULTI/EXEC group before releasing the locks;
+    /// under `appendfsync always` fsyncs before the caller gets its result. A log failure
+    /// is reported by the store's logger (and makes later writes fail with MISCONF).
     fn drop(&mut self) {
+        let persist = self.store.persist.as_ref();
+        let log = std::mem::take(&mut self.log);
+        let guards = &mut self.guards;
+        let appended = persist.map(|p| p.append(guards.iter_mut().map(|g| &mut **g), log));
         drop(std::mem::take(&mut self.guards));
         self.store.wake(&self.woken);
+        if let (Some(p), Some(Ok(Some(end)))) = (persist, appended) {
+            let _ = p.sync(end);
+        }
     }
 }
