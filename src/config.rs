@@ -247,6 +247,19 @@ pub struct KvConfig {
     /// What happens at the limit: `noeviction` (writes fail with OOM), `allkeys-lru`,
     /// `volatile-lru`, `allkeys-random`, `volatile-random` or `volatile-ttl`.
     pub maxmemory_policy: String,
+    /// Keep the data on disk (snapshots, plus the append-only log when `appendonly`) and load
+    /// it at start-up; off, the store is a cache that starts empty.
+    pub persistence: bool,
+    /// Directory for the snapshot and the append-only log.
+    pub data_dir: PathBuf,
+    /// Log every write to an append-only file (replayed after the last snapshot at start-up).
+    pub appendonly: bool,
+    /// When the log reaches the disk: `always` (before each write is answered: no
+    /// acknowledged write is lost), `everysec` or `no` (the OS decides).
+    pub appendfsync: String,
+    /// How often a snapshot is written when something changed; `0s`: only at shutdown (and
+    /// on SAVE/BGSAVE).
+    pub snapshot_interval: Timeout,
 }
 
 impl Default for KvConfig {
@@ -257,6 +270,11 @@ impl Default for KvConfig {
             password: String::new(),
             maxmemory: ByteSize(0),
             maxmemory_policy: "noeviction".to_owned(),
+            persistence: false,
+            data_dir: PathBuf::from(".ephpm/kv"),
+            appendonly: true,
+            appendfsync: "everysec".to_owned(),
+            snapshot_interval: Timeout(Duration::from_secs(300)),
         }
     }
 }
@@ -466,6 +484,9 @@ impl KvConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Err(err) = self.maxmemory_policy.parse::<kv::EvictionPolicy>() {
             return Err(ConfigError::invalid("kv.maxmemory_policy", err.to_string()));
+        }
+        if let Err(err) = self.appendfsync.parse::<kv::AppendFsync>() {
+            return Err(ConfigError::invalid("kv.appendfsync", err.to_string()));
         }
         if self.enabled && self.password.is_empty() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::invalid(

@@ -330,3 +330,66 @@ fn laravel_lua_scripts_run_atomically() {
         "NOSCRIPT No matching script. Please use EVAL."
     );
 }
+
+fn persistent(data_dir: &std::path::Path, fsync: &str) -> ServerOptions {
+    ServerOptions::default()
+        .env("EPHPM_KV__PERSISTENCE", "true")
+        .env("EPHPM_KV__APPENDFSYNC", fsync)
+        .env("EPHPM_KV__DATA_DIR", data_dir.to_str().expect("utf-8 path"))
+}
+
+/// With appendfsync = always every acknowledged write survives kill -9, whether it came from
+/// a Redis client or from PHP.
+#[test]
+fn acknowledged_writes_survive_kill_9_with_appendfsync_always() {
+    let data = tempfile::tempdir().expect("a data directory");
+    {
+        let server = Server::start(persistent(data.path(), "always").cores(2));
+        let port = server.kv_port();
+        for n in 0..200 {
+            redis_cli(port, &["SET", &format!("key:{n}"), &format!("value {n}")]);
+        }
+        redis_cli(port, &["RPUSH", "list", "a", "b", "c"]);
+        redis_cli(port, &["HSET", "hash", "f", "v"]);
+        redis_cli(port, &["ZADD", "zset", "1.5", "m"]);
+        redis_cli(port, &["SET", "short", "lived", "PX", "100"]);
+        redis_cli(port, &["SET", "long", "lived", "EX", "1000"]);
+        redis_cli(port, &["DEL", "key:7"]);
+        let script = "redis.call('set', KEYS[1], ARGV[1]) return 1";
+        redis_cli(port, &["EVAL", script, "1", "scripted", "by lua"]);
+        let response = server.get("/kv/functions.php");
+        assert_eq!(response.status, 200, "{}", response.text());
+        // Dropping the server kills it with SIGKILL: no shutdown snapshot.
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    let server = Server::start(persistent(data.path(), "always"));
+    let port = server.kv_port();
+    assert_eq!(redis_cli(port, &["GET", "key:199"]), "value 199");
+    assert_eq!(redis_cli(port, &["EXISTS", "key:7"]), "0");
+    assert_eq!(redis_cli(port, &["LRANGE", "list", "0", "-1"]), "a\nb\nc");
+    assert_eq!(redis_cli(port, &["HGET", "hash", "f"]), "v");
+    assert_eq!(redis_cli(port, &["ZSCORE", "zset", "m"]), "1.5");
+    assert_eq!(
+        redis_cli(port, &["EXISTS", "short"]),
+        "0",
+        "an expired key came back"
+    );
+    let ttl: i64 = redis_cli(port, &["TTL", "long"]).parse().expect("a TTL");
+    assert!((990..=1000).contains(&ttl), "TTL {ttl} after the restart");
+    assert_eq!(redis_cli(port, &["GET", "scripted"]), "by lua");
+    assert_eq!(redis_cli(port, &["GET", "from:php"]), "written by PHP");
+    assert_eq!(redis_cli(port, &["GET", "php:s"]), "value");
+}
+
+/// A clean shutdown writes a snapshot that the next start loads, with appendfsync = no too.
+#[test]
+fn a_clean_shutdown_keeps_the_data() {
+    let data = tempfile::tempdir().expect("a data directory");
+    {
+        let mut server = Server::start(persistent(data.path(), "no"));
+        redis_cli(server.kv_port(), &["SET", "kept", "yes"]);
+        assert!(server.stop_with("TERM").success());
+    }
+    let server = Server::start(persistent(data.path(), "no"));
+    assert_eq!(redis_cli(server.kv_port(), &["GET", "kept"]), "yes");
+}

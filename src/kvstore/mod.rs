@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures_lite::future;
 use glommio::net::TcpListener;
-use kv::{Store, StoreConfig};
+use kv::{PersistenceConfig, Store, StoreConfig};
 
 use crate::config::KvConfig;
 use crate::server::core::CoreContext;
@@ -23,8 +23,10 @@ pub(crate) use functions::host_functions;
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 /// See [`SWEEP_INTERVAL`].
 const SWEEP_BUDGET: usize = 512;
+/// Sweeps between two persistence ticks (fsync for `everysec`, timed snapshots): 1 s.
+const PERSISTENCE_EVERY: u32 = 10;
 
-/// Opens the store described by `[kv]`.
+/// Opens the store described by `[kv]`, loading its data from disk when persistence is on.
 pub(crate) fn open_store(config: &KvConfig) -> anyhow::Result<Arc<Store>> {
     let eviction = config
         .maxmemory_policy
@@ -36,7 +38,43 @@ pub(crate) fn open_store(config: &KvConfig) -> anyhow::Result<Arc<Store>> {
         requirepass: (!config.password.is_empty()).then(|| config.password.clone()),
         ..StoreConfig::default()
     };
-    Ok(Arc::new(Store::new(store_config)))
+    let persistence = config
+        .persistence
+        .then(|| persistence_config(config))
+        .transpose()?;
+    let store = Store::open(store_config, persistence).with_context(|| {
+        format!(
+            "opening the KV store's data in {}",
+            config.data_dir.display()
+        )
+    })?;
+    if config.persistence {
+        log::info!(
+            "kv: persistence in {} (appendonly {}, appendfsync {}), {} key(s) loaded",
+            config.data_dir.display(),
+            config.appendonly,
+            config.appendfsync,
+            store.stats().dbs.iter().map(|db| db.keys).sum::<usize>()
+        );
+    }
+    Ok(Arc::new(store))
+}
+
+fn persistence_config(config: &KvConfig) -> anyhow::Result<PersistenceConfig> {
+    let interval = config.snapshot_interval.0;
+    Ok(PersistenceConfig {
+        appendonly: config.appendonly,
+        appendfsync: config.appendfsync.parse().context("kv.appendfsync")?,
+        snapshot_interval: (!interval.is_zero()).then_some(interval),
+        ..PersistenceConfig::new(&config.data_dir)
+    })
+}
+
+/// Writes the final snapshot at shutdown (a no-op without persistence).
+pub(crate) fn save_at_shutdown(store: &Store) {
+    if let Err(err) = store.save() {
+        log::error!("kv: the final snapshot failed: {err}");
+    }
 }
 
 /// Binds this core's RESP listener (`SO_REUSEPORT`, like the HTTP one).
@@ -78,10 +116,18 @@ pub(crate) async fn accept_loop(listener: TcpListener, store: Arc<Store>, core: 
     }
 }
 
-/// Reclaims expired keys on a timer until shutdown (run on one core).
+/// Reclaims expired keys and runs persistence (fsync, timed snapshots) on a timer until
+/// shutdown (run on one core).
 pub(crate) async fn sweep_periodically(store: Arc<Store>, core: Rc<CoreContext>) {
+    let mut ticks = 0u32;
     while !core.shutdown.is_triggered() {
         future::or(glommio::timer::sleep(SWEEP_INTERVAL), core.shutdown.wait()).await;
         store.sweep_expired(SWEEP_BUDGET);
+        ticks += 1;
+        if ticks % PERSISTENCE_EVERY == 0 {
+            if let Err(err) = store.persistence_tick() {
+                log::error!("kv: persistence: {err}");
+            }
+        }
     }
 }

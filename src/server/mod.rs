@@ -86,6 +86,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     for pool in pools {
         pool.join(deadline);
     }
+    if let Some(store) = &store {
+        kvstore::save_at_shutdown(store);
+    }
     if let Some(database) = database {
         database.stop();
     }
