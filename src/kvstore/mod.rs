@@ -16,6 +16,7 @@ use kv::{PersistenceConfig, Store, StoreConfig};
 
 use crate::config::KvConfig;
 use crate::server::core::CoreContext;
+use crate::server::shutdown::StopFlag;
 
 pub(crate) use functions::host_functions;
 
@@ -23,8 +24,8 @@ pub(crate) use functions::host_functions;
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 /// See [`SWEEP_INTERVAL`].
 const SWEEP_BUDGET: usize = 512;
-/// Sweeps between two persistence ticks (fsync for `everysec`, timed snapshots): 1 s.
-const PERSISTENCE_EVERY: u32 = 10;
+/// How often the persistence thread fsyncs (`everysec`) and checks for due snapshots.
+const PERSISTENCE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Opens the store described by `[kv]`, loading its data from disk when persistence is on.
 pub(crate) fn open_store(config: &KvConfig) -> anyhow::Result<Arc<Store>> {
@@ -116,18 +117,29 @@ pub(crate) async fn accept_loop(listener: TcpListener, store: Arc<Store>, core: 
     }
 }
 
-/// Reclaims expired keys and runs persistence (fsync, timed snapshots) on a timer until
-/// shutdown (run on one core).
+/// Reclaims expired keys on a timer until shutdown (run on one core).
 pub(crate) async fn sweep_periodically(store: Arc<Store>, core: Rc<CoreContext>) {
-    let mut ticks = 0u32;
     while !core.shutdown.is_triggered() {
         future::or(glommio::timer::sleep(SWEEP_INTERVAL), core.shutdown.wait()).await;
         store.sweep_expired(SWEEP_BUDGET);
-        ticks += 1;
-        if ticks % PERSISTENCE_EVERY == 0 {
-            if let Err(err) = store.persistence_tick() {
-                log::error!("kv: persistence: {err}");
-            }
-        }
     }
+}
+
+/// Runs persistence (fsync for `everysec`, timed and requested snapshots) once a second on a
+/// thread of its own, since snapshots block on disk I/O, until `stop` is set.
+pub(crate) fn start_persistence(
+    store: Arc<Store>,
+    stop: StopFlag,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("kv-persist".into())
+        .spawn(move || {
+            while !stop.is_set() {
+                std::thread::sleep(PERSISTENCE_INTERVAL);
+                if let Err(err) = store.persistence_tick() {
+                    log::error!("kv: persistence: {err}");
+                }
+            }
+        })
+        .context("starting the KV persistence thread")
 }

@@ -8,7 +8,7 @@ mod preflight;
 pub(crate) mod read_buffer;
 pub(crate) mod shutdown;
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
@@ -41,6 +41,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     stop.install_signal_handlers()
         .context("installing signal handlers")?;
 
+    let persistence = match &store {
+        Some(store) if config.kv.persistence => {
+            Some(kvstore::start_persistence(Arc::clone(store), stop.clone())?)
+        }
+        _ => None,
+    };
     let mut pools = Vec::with_capacity(cores);
     let mut executors = Vec::with_capacity(cores);
     let (events_tx, events_rx) = mpsc::channel();
@@ -85,6 +91,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let deadline = Instant::now() + config.server.drain_timeout.0;
     for pool in pools {
         pool.join(deadline);
+    }
+    if let Some(thread) = persistence {
+        let _ = thread.join();
     }
     if let Some(store) = &store {
         kvstore::save_at_shutdown(store);
