@@ -88,6 +88,11 @@ impl<V> Dict<V> {
         self.slots.get(i).map(|(k, v)| (k, v))
     }
 
+    /// The value at position `i`, mutably.
+    pub fn value_at_mut(&mut self, i: usize) -> Option<&mut V> {
+        self.slots.get_mut(i).map(|(_, v)| v)
+    }
+
     /// A uniformly random position, if not empty.
     pub fn random_position(&self) -> Option<usize> {
         (!self.slots.is_empty()).then(|| rng::below(self.slots.len()))

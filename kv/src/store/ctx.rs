@@ -166,8 +166,8 @@ impl<'s, 'a> Ctx<'s, 'a> {
     ) -> Result<Option<R>, KvError> {
         let (db, now) = (self.db(), self.now);
         let shard = self.shard_mut(key);
-        shard.expire_if_needed(db, key, now);
-        match shard.dbs[db].dict.get_mut(key) {
+        let pos = shard.live_position(db, key, now);
+        match pos.and_then(|pos| shard.dbs[db].dict.value_at_mut(pos)) {
             Some(entry) => {
                 entry.lru = now;
                 shard.stats.hits += 1;
@@ -194,12 +194,12 @@ impl<'s, 'a> Ctx<'s, 'a> {
     ) -> Result<Option<R>, KvError> {
         let (db, now) = (self.db(), self.now);
         let shard = self.shard_mut(key);
-        shard.expire_if_needed(db, key, now);
-        let result = match shard.dbs[db].dict.get_mut(key) {
-            Some(entry) => {
+        let pos = shard.live_position(db, key, now);
+        let (pos, result) = match pos.and_then(|p| Some((p, shard.dbs[db].dict.value_at_mut(p)?))) {
+            Some((pos, entry)) => {
                 entry.lru = now;
                 let value = T::of_mut(&mut entry.value).ok_or(KvError::WrongType)?;
-                f(value)
+                (pos, f(value))
             }
             None if create => {
                 let mut value = T::empty();
@@ -216,13 +216,12 @@ impl<'s, 'a> Ctx<'s, 'a> {
         };
         let empty = shard.dbs[db]
             .dict
-            .get(key)
-            .is_some_and(|e| e.value.is_empty_collection());
+            .at(pos)
+            .is_some_and(|(_, e)| e.value.is_empty_collection());
         if empty {
-            shard.remove(db, key);
+            shard.remove_at(db, pos);
         } else {
-            shard.resize(db, key);
-            shard.touch(db, key);
+            shard.changed_at(db, pos);
         }
         Ok(Some(result))
     }

@@ -159,10 +159,23 @@ impl Shard {
     /// Deletes `key` if its TTL has passed; true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64) -> bool {
         let d = &self.dbs[db];
-        let Some(pos) = d.dict.position(key) else {
-            return false;
-        };
-        let expired = d.dict.at(pos).is_some_and(|(_, e)| e.expired(now));
+        d.dict
+            .position(key)
+            .is_some_and(|pos| self.expire_at_if_needed(db, pos, now))
+    }
+
+    /// The position of `key` if it exists and has not expired (an expired key is deleted):
+    /// one hash lookup for a command that reads and writes the same entry.
+    pub fn live_position(&mut self, db: usize, key: &[u8], now: u64) -> Option<usize> {
+        let pos = self.dbs[db].dict.position(key)?;
+        (!self.expire_at_if_needed(db, pos, now)).then_some(pos)
+    }
+
+    fn expire_at_if_needed(&mut self, db: usize, pos: usize, now: u64) -> bool {
+        let expired = self.dbs[db]
+            .dict
+            .at(pos)
+            .is_some_and(|(_, e)| e.expired(now));
         if expired {
             let (key, _) = self.remove_at(db, pos);
             self.note_gone(db, key);
@@ -171,12 +184,21 @@ impl Shard {
         expired
     }
 
-    /// Recomputes the accounted size of `key` after its value changed in place.
-    pub fn resize(&mut self, db: usize, key: &[u8]) {
-        if let Some(entry) = self.dbs[db].dict.get_mut(key) {
-            let size = entry_size(key, &entry.value);
-            self.used = self.used + size - entry.size;
+    /// Recomputes the accounted size of the entry at `pos` after its value changed in place,
+    /// and marks it modified for WATCH.
+    pub fn changed_at(&mut self, db: usize, pos: usize) {
+        let d = &mut self.dbs[db];
+        let Some((key, entry)) = d.dict.at(pos) else {
+            return;
+        };
+        let (size, old) = (entry_size(key, &entry.value), entry.size);
+        let watched_key = (!d.watched.is_empty()).then(|| Arc::clone(key));
+        if let Some(entry) = d.dict.value_at_mut(pos) {
             entry.size = size;
+        }
+        self.used = self.used + size - old;
+        if let Some(key) = watched_key {
+            self.touch(db, &key);
         }
     }
 
@@ -327,7 +349,8 @@ mod tests {
         if let Some(Value::Str(s)) = shard.dbs[0].dict.get_mut(b"k").map(|e| &mut e.value) {
             s.extend_from_slice(b"defg");
         }
-        shard.resize(0, b"k");
+        let pos = shard.live_position(0, b"k", 0).expect("k is live");
+        shard.changed_at(0, pos);
         assert_eq!(shard.used, ENTRY_OVERHEAD + 8);
         assert!(shard.expire_if_needed(0, b"k", 11));
         assert_eq!(shard.used, 0);
