@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{ephpm_binary, fixture, Server, ServerOptions};
+use common::{ephpm_binary, fixture, redis_cli, run_with_timeout, Server, ServerOptions};
 
 /// Builds (or finds, it is cached) redis.so for our PHP once per test binary and returns it.
 fn phpredis() -> &'static Path {
@@ -42,40 +42,6 @@ fn phpredis() -> &'static Path {
     })
 }
 
-/// Runs `command` to completion within `timeout`, its output captured.
-fn run_with_timeout(command: &mut Command, timeout: Duration) -> Output {
-    let scratch = tempfile::tempdir().expect("creating a scratch directory");
-    let stdout_path = scratch.path().join("stdout");
-    let stderr_path = scratch.path().join("stderr");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path).expect("creating stdout"))
-        .stderr(fs::File::create(&stderr_path).expect("creating stderr"))
-        .spawn()
-        .unwrap_or_else(|err| panic!("spawning {command:?}: {err}"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("polling a child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{command:?} did not exit within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-                fs::read_to_string(&stdout_path).unwrap_or_default(),
-                fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: fs::read(&stdout_path).unwrap_or_default(),
-        stderr: fs::read(&stderr_path).unwrap_or_default(),
-    }
-}
-
 /// `ephpm php-cli SCRIPT ARGS...` in a scratch directory, with only the given `EPHPM_`
 /// variables; returns its stdout (it must exit 0).
 fn php_cli(script: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -99,22 +65,6 @@ fn php_cli(script: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
-}
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("running redis-cli (apt package redis-tools)");
-    assert!(
-        output.status.success(),
-        "redis-cli {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .trim_end()
-        .to_string()
 }
 
 /// GETs `path` (with `?port=` of the server's KV store) and returns the body of a 200.

@@ -876,31 +876,38 @@ pub fn get_request(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
 }
 
-/// Runs the binary with `args` (not `serve`), with a timeout.
+/// Runs the binary with `args` (not `serve`), with a timeout, in a scratch directory.
 pub fn run_ephpm(args: &[&str], timeout: Duration) -> Output {
+    let scratch = tempfile::tempdir().expect("creating a scratch directory");
+    let mut command = Command::new(ephpm_binary());
+    command.args(args).current_dir(scratch.path());
+    clear_ephpm_env(&mut command);
+    run_with_timeout(&mut command, timeout)
+}
+
+/// Runs `command` to completion within `timeout` (killed and failing the test after it), its
+/// output captured.
+pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> Output {
     let scratch = tempfile::tempdir().expect("creating a scratch directory");
     let stdout_path = scratch.path().join("stdout");
     let stderr_path = scratch.path().join("stderr");
-    let mut command = Command::new(ephpm_binary());
-    command.args(args);
-    clear_ephpm_env(&mut command);
     let mut child = command
-        .current_dir(scratch.path())
         .stdin(Stdio::null())
         .stdout(fs::File::create(&stdout_path).expect("creating stdout"))
         .stderr(fs::File::create(&stderr_path).expect("creating stderr"))
         .spawn()
-        .expect("spawning ephpm");
+        .unwrap_or_else(|err| panic!("spawning {command:?}: {err}"));
     let deadline = Instant::now() + timeout;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("polling ephpm") {
+        if let Some(status) = child.try_wait().expect("polling a child") {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "ephpm {args:?} did not exit within {timeout:?}\nstderr:\n{}",
+                "{command:?} did not exit within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                fs::read_to_string(&stdout_path).unwrap_or_default(),
                 fs::read_to_string(&stderr_path).unwrap_or_default()
             );
         }
@@ -911,4 +918,22 @@ pub fn run_ephpm(args: &[&str], timeout: Duration) -> Output {
         stdout: fs::read(&stdout_path).unwrap_or_default(),
         stderr: fs::read(&stderr_path).unwrap_or_default(),
     }
+}
+
+/// Runs `redis-cli` against the loopback port `port`; returns its output without the trailing
+/// newline (it must exit 0).
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli (apt package redis-tools)");
+    assert!(
+        output.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string()
 }
