@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{ephpm_binary, fixture, redis_cli, run_with_timeout, Server, ServerOptions};
 
