@@ -91,21 +91,7 @@ pub(crate) fn bind(config: &KvConfig) -> anyhow::Result<TcpListener> {
 
 /// Accepts Redis clients on `listener` until shutdown, serving each on this core.
 pub(crate) async fn accept_loop(listener: TcpListener, store: Arc<Store>, core: Rc<CoreContext>) {
-    loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
-            core.shutdown.wait().await;
-            None
-        })
-        .await;
-        let stream = match accepted {
-            None => return,
-            Some(Ok(stream)) => stream,
-            Some(Err(err)) => {
-                log::warn!("KV accept failed: {err}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some(stream) = crate::server::core::accept(&listener, &core.shutdown).await {
         let store = Arc::clone(&store);
         let core = Rc::clone(&core);
         glommio::spawn_local(async move {

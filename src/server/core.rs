@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::access_log::AccessLog;
@@ -152,22 +152,7 @@ async fn accept_loop(
     core: &Rc<CoreContext>,
     active: &Rc<std::cell::Cell<usize>>,
 ) {
-    loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
-            core.shutdown.wait().await;
-            None
-        })
-        .await;
-        let stream = match accepted {
-            None => return,
-            Some(Ok(stream)) => stream,
-            Some(Err(err)) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                log::warn!("accept failed: {err}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some(stream) = accept(listener, &core.shutdown).await {
         let connection = match Connection::new(stream, Rc::clone(core)) {
             Ok(connection) => connection,
             Err(err) => {
@@ -182,6 +167,25 @@ async fn accept_loop(
             active.set(active.get() - 1);
         })
         .detach();
+    }
+}
+
+/// The next accepted connection, or None once shutdown begins. Accept errors (EMFILE and
+/// friends) are logged and retried after a short back-off instead of spinning.
+pub(crate) async fn accept(listener: &TcpListener, shutdown: &CoreShutdown) -> Option<TcpStream> {
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            shutdown.wait().await;
+            None
+        })
+        .await?;
+        match accepted {
+            Ok(stream) => return Some(stream),
+            Err(err) => {
+                log::warn!("accept on {:?} failed: {err}", listener.local_addr().ok());
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
 }
 
