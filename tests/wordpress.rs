@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{curl, fixture, Response, Server, ServerOptions};
+use common::{curl, fixture, redis_cli, Response, Server, ServerOptions};
 
 /// Where Debian's `wordpress` package installs WordPress.
 const WORDPRESS_SOURCE: &str = "/usr/share/wordpress";
@@ -35,8 +35,9 @@ const ERROR_MARKERS: &[&str] = &[
     "Parse error",
 ];
 
-/// Starts `ephpm serve` on a copy of Debian's WordPress with the test's `wp-config.php`.
-fn start_site() -> Server {
+/// Starts `ephpm serve` on a copy of Debian's WordPress with the test's `wp-config.php`
+/// (written by `setup`).
+fn start_site(setup: fn(&Path, u16)) -> Server {
     let source = Path::new(WORDPRESS_SOURCE);
     assert!(
         source.join("wp-settings.php").is_file(),
@@ -46,7 +47,7 @@ fn start_site() -> Server {
         .docroot_source(source)
         .without("wp-config.php")
         .env("EPHPM_LOG__ACCESS_LOG", "off")
-        .setup(write_wp_config);
+        .setup(setup);
     if source.join(".htaccess").exists() {
         options = options.without(".htaccess");
     }
@@ -58,6 +59,13 @@ fn write_wp_config(docroot: &Path, db_port: u16) {
     let template = fs::read_to_string(fixture("wordpress/wp-config.php")).unwrap();
     let config = template.replace("@DB_HOST@", &format!("127.0.0.1:{db_port}"));
     fs::write(docroot.join("wp-config.php"), config).unwrap();
+}
+
+/// [`write_wp_config`], plus `kv/php/object-cache.php` as WordPress's persistent object cache.
+fn write_wp_config_with_object_cache(docroot: &Path, db_port: u16) {
+    write_wp_config(docroot, db_port);
+    let drop_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("kv/php/object-cache.php");
+    fs::copy(drop_in, docroot.join("wp-content/object-cache.php")).unwrap();
 }
 
 /// A curl-driven client that keeps its cookies between requests, as a browser does.
@@ -113,17 +121,39 @@ impl<'a> Browser<'a> {
 
 #[test]
 fn wordpress_runs_on_the_embedded_database() {
-    let site = start_site();
-    let browser = Browser::new(&site);
+    let site = start_site(write_wp_config);
+    run_the_site(&site);
+}
+
+/// The same visit with `kv/php/object-cache.php`: WordPress keeps its object cache in the
+/// built-in KV store, and every page still shows fresh data (new post, comment, permalinks).
+#[test]
+fn wordpress_runs_with_the_kv_object_cache() {
+    let site = start_site(write_wp_config_with_object_cache);
+    run_the_site(&site);
+    let keys = redis_cli(site.kv_port(), &["--scan", "--pattern", "wp:*"]);
+    assert!(
+        keys.lines().any(|key| key.contains(":options:alloptions")),
+        "WordPress's options are not in the KV store:\n{keys}"
+    );
+    assert!(
+        keys.lines().any(|key| key.contains(":posts:")),
+        "no cached posts in the KV store:\n{keys}"
+    );
+}
+
+/// Installs the site and walks through it as an editor and a visitor would.
+fn run_the_site(site: &Server) {
+    let browser = Browser::new(site);
 
     install(&browser);
-    log_in(&site, &browser);
+    log_in(site, &browser);
     let nonce = rest_nonce(&browser);
-    let post_id = publish_post(&site, &browser, &nonce);
-    use_pretty_permalinks(&site, &browser, post_id);
+    let post_id = publish_post(site, &browser, &nonce);
+    use_pretty_permalinks(site, &browser, post_id);
     search_finds_the_post(&browser);
     comment_on_the_post(&browser, post_id);
-    upload_an_image(&site, &browser, &nonce);
+    upload_an_image(site, &browser, &nonce);
 
     let log = site.log();
     assert!(

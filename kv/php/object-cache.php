@@ -9,6 +9,10 @@
  *
  * Keys are "wp:<salt>:<blog>:<group>:<key>"; define WP_CACHE_KEY_SALT to share or separate
  * sites (default: derived from ABSPATH and DB_NAME). Values are PHP-serialized.
+ *
+ * `ephpm php-cli` (wp-cli) has no ephpm_kv_* functions: its changes reach the database but
+ * not the server's cache. After changing options or content from the CLI, flush the cache
+ * with `redis-cli -p 6379 --scan --pattern 'wp:*' | xargs redis-cli -p 6379 del`.
  */
 
 if (!defined('ABSPATH')) {
