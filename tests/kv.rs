@@ -376,3 +376,46 @@ fn a_clean_shutdown_keeps_the_data() {
     let server = Server::start(persistent(data.path(), "no"));
     assert_eq!(redis_cli(server.kv_port(), &["GET", "kept"]), "yes");
 }
+
+#[test]
+fn keys_expire_lazily_and_through_the_sweeper() {
+    let server = Server::start(ServerOptions::default().cores(2));
+    let port = server.kv_port();
+    for n in 0..100 {
+        redis_cli(port, &["SET", &format!("swept:{n}"), "x", "PX", "100"]);
+    }
+    redis_cli(port, &["SET", "stays", "here"]);
+    redis_cli(port, &["SET", "soon", "gone", "PX", "500"]);
+    assert_eq!(redis_cli(port, &["GET", "soon"]), "gone");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(redis_cli(port, &["GET", "soon"]), "");
+    // Nobody read the swept:* keys again: only the active sweeper can have removed them.
+    assert_eq!(redis_cli(port, &["DBSIZE"]), "1");
+    assert!(redis_cli(port, &["INFO", "stats"]).contains("expired_keys:101"));
+}
+
+#[test]
+fn allkeys_lru_evicts_instead_of_refusing_writes() {
+    let server = Server::start(
+        ServerOptions::default()
+            .env("EPHPM_KV__MAXMEMORY", "256K")
+            .env("EPHPM_KV__MAXMEMORY_POLICY", "allkeys-lru"),
+    );
+    let port = server.kv_port();
+    let value = "v".repeat(1024);
+    for n in 0..1000 {
+        assert_eq!(redis_cli(port, &["SET", &format!("k{n}"), &value]), "OK");
+    }
+    let keys: usize = redis_cli(port, &["DBSIZE"]).parse().expect("a count");
+    assert!(
+        (100..1000).contains(&keys),
+        "{keys} keys left under 256 KiB"
+    );
+    assert_eq!(
+        redis_cli(port, &["GET", "k999"]).len(),
+        1024,
+        "the newest key was evicted"
+    );
+    let info = redis_cli(port, &["INFO", "stats"]);
+    assert!(!info.contains("evicted_keys:0\r"), "{info}");
+}
