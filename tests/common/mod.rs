@@ -158,10 +158,8 @@ impl Server {
                 fs::remove_file(&path).expect("removing a fixture file");
             }
         }
-        let port = free_port();
+        let [port, db_port, kv_port] = free_ports();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let db_port = free_port();
-        let kv_port = free_port();
         if let Some(setup) = options.setup {
             setup(&docroot, db_port);
         }
@@ -391,12 +389,18 @@ impl Drop for Server {
 }
 
 /// Picks a port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
-    listener
-        .local_addr()
-        .expect("reading the local address")
-        .port()
+/// `N` distinct free loopback ports: all are bound at once, so the kernel cannot hand out the
+/// same ephemeral port twice (as it may after each listener is closed in turn).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port"))
+        .collect();
+    std::array::from_fn(|i| {
+        listeners[i]
+            .local_addr()
+            .expect("reading the local address")
+            .port()
+    })
 }
 
 /// Removes any `EPHPM_*` variable inherited from the environment running the tests.
