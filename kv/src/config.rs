@@ -110,6 +110,30 @@ pub struct StoreConfig {
     pub requirepass: Option<String>,
     /// Protocol limits.
     pub limits: Limits,
+    /// Transparent zstd compression of large string values; `None` (the default) is off.
+    pub compression: Option<Compression>,
+}
+
+/// How string values are compressed: a value of at least `min_size` bytes is stored
+/// zstd-compressed at `level` when that makes it smaller. Clients always see the original bytes;
+/// memory accounting counts the stored size. Values are decompressed for every read and
+/// recompressed after every in-place change, so APPEND/SETRANGE on a compressed value cost
+/// O(value size) instead of amortized O(appended bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    /// Smallest value (in bytes) worth compressing; 1024 by default.
+    pub min_size: usize,
+    /// zstd level (1 is fast; up to 22; negative levels are faster still); 1 by default.
+    pub level: i32,
+}
+
+impl Default for Compression {
+    fn default() -> Compression {
+        Compression {
+            min_size: 1024,
+            level: 1,
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -121,6 +145,7 @@ impl Default for StoreConfig {
             eviction: EvictionPolicy::NoEviction,
             requirepass: None,
             limits: Limits::default(),
+            compression: None,
         }
     }
 }
@@ -158,6 +183,13 @@ mod tests {
         for p in EvictionPolicy::ALL {
             assert_eq!(EvictionPolicy::from_u8(p.to_u8()), p);
         }
+    }
+
+    #[test]
+    fn compression_is_off_by_default() {
+        assert_eq!(StoreConfig::default().compression, None);
+        let c = Compression::default();
+        assert_eq!((c.min_size, c.level), (1024, 1));
     }
 
     #[test]

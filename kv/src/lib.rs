@@ -31,6 +31,10 @@
 //! value + an overhead estimate) incrementally on every mutation; `maxmemory` is checked before
 //! commands that can grow memory. WATCH uses per-key version counters kept in the shard only for
 //! watched keys, bumped by every modification, deletion, expiry and flush.
+//!
+//! With [`StoreConfig::compression`] set, large string values are held zstd-compressed (when
+//! that saves space) and accounted at their compressed size; every command and API call sees
+//! the original bytes.
 
 //! # Scripting and persistence
 //!
@@ -53,11 +57,12 @@ pub mod resp;
 mod rng;
 mod session;
 mod store;
+mod strval;
 mod value;
 
 pub use api::{FieldValues, Ttl};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{parse_memory, EvictionPolicy, StoreConfig, UnknownPolicy};
+pub use config::{parse_memory, Compression, EvictionPolicy, StoreConfig, UnknownPolicy};
 pub use error::KvError;
 pub use glob::glob_match;
 pub use numbers::{format_double, parse_f64, parse_i64};

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::dict::Dict;
+pub(crate) use crate::strval::StrValue;
 
 /// Estimated bookkeeping bytes per collection element (pointers, hash slot, allocation header).
 pub(crate) const ELEMENT_OVERHEAD: usize = 32;
@@ -13,7 +14,8 @@ pub(crate) const ELEMENT_OVERHEAD: usize = 32;
 /// A value of any type.
 #[derive(Debug)]
 pub(crate) enum Value {
-    Str(Vec<u8>),
+    /// A string, possibly held compressed (see [`StrValue`]).
+    Str(StrValue),
     Hash(HashValue),
     List(ListValue),
     Set(SetValue),
@@ -24,12 +26,17 @@ impl Value {
     /// Estimated bytes of the value's data.
     pub fn mem(&self) -> usize {
         match self {
-            Value::Str(s) => s.len(),
+            Value::Str(s) => s.stored_len(),
             Value::Hash(h) => h.bytes,
             Value::List(l) => l.bytes,
             Value::Set(s) => s.bytes,
             Value::ZSet(z) => z.bytes,
         }
+    }
+
+    /// True for a string held compressed.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Value::Str(s) if s.is_compressed())
     }
 
     /// True for a collection with no elements (Redis deletes those keys).
@@ -73,7 +80,7 @@ impl Kind for Value {
         Some(value)
     }
     fn empty() -> Value {
-        Value::Str(Vec::new())
+        Value::Str(StrValue::default())
     }
 }
 
@@ -99,7 +106,7 @@ macro_rules! kind {
     };
 }
 
-kind!(Vec<u8>, Str, Vec::new());
+kind!(StrValue, Str, StrValue::default());
 kind!(HashValue, Hash, HashValue::default());
 kind!(ListValue, List, ListValue::default());
 kind!(SetValue, Set, SetValue::default());

@@ -126,10 +126,11 @@ fn info_section(ctx: &Ctx<'_, '_>, section: &str, out: &mut String) {
             write!(
                 out,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{max}\r\n\
-                 maxmemory_human:{}\r\nmaxmemory_policy:{}\r\n",
+                 maxmemory_human:{}\r\nmaxmemory_policy:{}\r\ncompressed_strings:{}\r\n",
                 human_bytes(stats.used_memory as u64),
                 human_bytes(max),
                 store.eviction_policy(),
+                stats.compressed_strings,
                 used = stats.used_memory,
             )
         }

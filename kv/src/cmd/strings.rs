@@ -5,7 +5,7 @@ use crate::error::KvError;
 use crate::numbers::{format_incr_float, parse_f64, parse_i64};
 use crate::resp::Reply;
 use crate::store::Ctx;
-use crate::value::Value;
+use crate::value::{StrValue, Value};
 
 type Res = Result<Reply, KvError>;
 
@@ -94,9 +94,41 @@ fn parse_set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, KvError> 
     Ok(opts)
 }
 
-/// The string at `key` (WRONGTYPE for other types).
+/// The string at `key`, decompressed (WRONGTYPE for other types).
 pub(crate) fn get_value(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
-    ctx.read::<Vec<u8>, _>(key, |v| v.clone())
+    ctx.read::<StrValue, _>(key, StrValue::to_vec)?.transpose()
+}
+
+/// Applies `f` to the original bytes of the string at `key` (`Ok(None)` when missing).
+fn read_bytes<R>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<Option<R>, KvError> {
+    ctx.read::<StrValue, _>(key, |v| v.bytes().map(|b| f(&b)))?
+        .transpose()
+}
+
+/// Length of the original bytes of the string at `key`, without decompressing it.
+fn string_len(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<usize>, KvError> {
+    ctx.read::<StrValue, _>(key, StrValue::len)
+}
+
+/// Changes the original bytes of the string at `key` (created empty when missing) and stores
+/// them again under the store's compression policy.
+fn edit_bytes<R>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> Result<Option<R>, KvError> {
+    let policy = ctx.store.compression;
+    ctx.write::<StrValue, _>(key, true, |v| v.edit(policy.as_ref(), f))?
+        .transpose()
+}
+
+/// `bytes` as a string value under the store's compression policy.
+fn string(ctx: &Ctx<'_, '_>, bytes: Vec<u8>) -> Value {
+    Value::Str(StrValue::new(bytes, ctx.store.compression.as_ref()))
 }
 
 /// SET: returns whether it stored the value, and the old value when `opts.get`.
@@ -116,19 +148,20 @@ pub(crate) fn set_value(
     } else {
         opts.expire_at
     };
-    ctx.insert(key, Value::Str(value), expire_at);
+    let value = string(ctx, value);
+    ctx.insert(key, value, expire_at);
     Ok((true, old))
 }
 
 /// INCRBY: the new value.
 pub(crate) fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> Result<i64, KvError> {
-    let current = match ctx.read::<Vec<u8>, _>(key, |v| parse_i64(v))? {
+    let current = match read_bytes(ctx, key, parse_i64)? {
         None => 0,
         Some(Some(n)) => n,
         Some(None) => return Err(KvError::NotInteger),
     };
     let new = current.checked_add(delta).ok_or(KvError::Overflow)?;
-    ctx.write::<Vec<u8>, _>(key, true, |v| *v = new.to_string().into_bytes())?;
+    edit_bytes(ctx, key, |v| *v = new.to_string().into_bytes())?;
     Ok(new)
 }
 
@@ -194,7 +227,8 @@ pub(super) fn mset(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
         return Err(KvError::WrongArity("mset".into()));
     }
     for pair in args[1..].chunks(2) {
-        ctx.insert(&pair[0], Value::Str(pair[1].clone()), None);
+        let value = string(ctx, pair[1].clone());
+        ctx.insert(&pair[0], value, None);
     }
     Ok(Reply::ok())
 }
@@ -207,7 +241,8 @@ pub(super) fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
         return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
-        ctx.insert(&pair[0], Value::Str(pair[1].clone()), None);
+        let value = string(ctx, pair[1].clone());
+        ctx.insert(&pair[0], value, None);
     }
     Ok(Reply::Integer(1))
 }
@@ -239,7 +274,7 @@ pub(crate) fn incr_by_float(
     key: &[u8],
     delta: f64,
 ) -> Result<Vec<u8>, KvError> {
-    let current = match ctx.read::<Vec<u8>, _>(key, |v| parse_f64(v))? {
+    let current = match read_bytes(ctx, key, parse_f64)? {
         None => 0.0,
         Some(Some(n)) => n,
         Some(None) => return Err(KvError::NotFloat),
@@ -250,7 +285,7 @@ pub(crate) fn incr_by_float(
     }
     let text = format_incr_float(new).into_bytes();
     let stored = text.clone();
-    ctx.write::<Vec<u8>, _>(key, true, |v| *v = stored)?;
+    edit_bytes(ctx, key, |v| *v = stored)?;
     Ok(text)
 }
 
@@ -260,11 +295,11 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
 }
 
 pub(super) fn append(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
-    let len = ctx.read::<Vec<u8>, _>(&args[1], |v| v.len())?.unwrap_or(0);
+    let len = string_len(ctx, &args[1])?.unwrap_or(0);
     if len + args[2].len() > ctx.store.limits.max_bulk_len {
         return Err(KvError::TooBig);
     }
-    let new_len = ctx.write::<Vec<u8>, _>(&args[1], true, |v| {
+    let new_len = edit_bytes(ctx, &args[1], |v| {
         v.extend_from_slice(&args[2]);
         v.len()
     })?;
@@ -306,15 +341,13 @@ pub(super) fn getex(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
 }
 
 pub(super) fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
-    let len = ctx.read::<Vec<u8>, _>(&args[1], |v| v.len())?.unwrap_or(0);
+    let len = string_len(ctx, &args[1])?.unwrap_or(0);
     Ok(Reply::Integer(len as i64))
 }
 
 pub(super) fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
     let (start, end) = (int(&args[2])?, int(&args[3])?);
-    let value = ctx
-        .read::<Vec<u8>, _>(&args[1], |v| substring(v, start, end))?
-        .unwrap_or_default();
+    let value = read_bytes(ctx, &args[1], |v| substring(v, start, end))?.unwrap_or_default();
     Ok(Reply::bulk(value))
 }
 
@@ -344,14 +377,14 @@ pub(super) fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
     let offset = int(&args[2])?;
     let offset = usize::try_from(offset).map_err(|_| KvError::err("offset is out of range"))?;
     let patch = &args[3];
-    let len = ctx.read::<Vec<u8>, _>(&args[1], |v| v.len())?;
+    let len = string_len(ctx, &args[1])?;
     if patch.is_empty() {
         return Ok(Reply::Integer(len.unwrap_or(0) as i64));
     }
     if offset.saturating_add(patch.len()) > ctx.store.limits.max_bulk_len {
         return Err(KvError::TooBig);
     }
-    let new_len = ctx.write::<Vec<u8>, _>(&args[1], true, |v| {
+    let new_len = edit_bytes(ctx, &args[1], |v| {
         if v.len() < offset + patch.len() {
             v.resize(offset + patch.len(), 0);
         }

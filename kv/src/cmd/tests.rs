@@ -1395,3 +1395,5 @@ fn pipelined_bytes_round_trip() {
     assert_eq!(out, b"+OK\r\n$2\r\nv1\r\n+PONG\r\n".to_vec());
     assert_eq!(buf, b"*2\r\n$3\r\nGET");
 }
+
+mod compression;

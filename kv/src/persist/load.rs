@@ -54,7 +54,7 @@ pub(super) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, PersistError> 
 
 fn load_snapshot(store: &Store, path: &Path, data: &[u8]) -> Result<u64, PersistError> {
     let now = store.now_ms();
-    snapshot::decode(path, data, |item: Item| {
+    snapshot::decode(path, data, store.compression.as_ref(), |item: Item| {
         if item.db >= store.databases() {
             return Err(format!(
                 "db index {} out of range (databases = {})",

@@ -4,7 +4,8 @@
 //! with the clock stopped at 0, so nothing expires during replay):
 //!
 //! - SET/SETEX/PSETEX/GETEX/INCRBYFLOAT: the key's resulting state, `SET key value [PXAT ms]`
-//!   or `DEL key`, so relative TTLs become absolute.
+//!   or `DEL key`, so relative TTLs become absolute. The value is always the original
+//!   (decompressed) bytes, so the log does not depend on the compression setting.
 //! - EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: `PEXPIREAT key ms`, or `DEL key` when the deadline
 //!   was already past and the key was deleted.
 //! - SPOP: `SREM key` of the members actually popped (random choice).
@@ -47,7 +48,11 @@ fn string_state(ctx: &mut Ctx<'_, '_>, key: &[u8]) {
         None => Some(del(key)),
         Some(entry) => match &entry.value {
             Value::Str(s) => {
-                let mut args = vec![b"SET".to_vec(), key.to_vec(), s.clone()];
+                let Ok(bytes) = s.to_vec() else {
+                    log::error!("not logging a string whose stored data is corrupt");
+                    return;
+                };
+                let mut args = vec![b"SET".to_vec(), key.to_vec(), bytes];
                 if let Some(at) = entry.expire_at {
                     args.push(b"PXAT".to_vec());
                     args.push(at.to_string().into_bytes());

@@ -7,7 +7,13 @@
 //! key/str  length varint | bytes
 //! value    string: str | hash: count, (field str, value str)* | list: count, str*
 //!          set: count, str* | zset: count, (member str, score f64 bits u64)*
+//!          compressed string (type 5): original length varint | zstd frame str
 //! ```
+//!
+//! Type 5 is written only for strings held compressed (see [`crate::Compression`]), so a
+//! store without compression writes exactly the files it always did and every older snapshot
+//! still loads. On load, strings follow the loading store's policy: raw ones are compressed
+//! when it is on, compressed ones are checked and kept (or decompressed when it is off).
 //!
 //! The log generation is the first append-only log segment that is *not* covered by the
 //! snapshot: the loader replays segments from that generation on.
@@ -15,8 +21,9 @@
 use std::path::Path;
 
 use super::PersistError;
+use crate::config::Compression;
 use crate::store::Shard;
-use crate::value::{HashValue, ListValue, SetValue, Value, ZSetValue};
+use crate::value::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
 
 const MAGIC: &[u8; 8] = b"EKVSNAP\0";
 const VERSION: u32 = 1;
@@ -29,6 +36,10 @@ const TYPE_HASH: u8 = 1;
 const TYPE_LIST: u8 = 2;
 const TYPE_SET: u8 = 3;
 const TYPE_ZSET: u8 = 4;
+const TYPE_STR_ZSTD: u8 = 5;
+
+/// Largest original length a compressed string may claim (a sanity bound on the allocation).
+const MAX_STR_LEN: u64 = u32::MAX as u64;
 
 /// The header of a snapshot whose log continues at `generation`.
 pub(super) fn header(generation: u64, now: u64) -> Vec<u8> {
@@ -69,7 +80,8 @@ pub(super) fn finish(out: &mut Vec<u8>) {
 
 fn type_tag(value: &Value) -> u8 {
     match value {
-        Value::Str(_) => TYPE_STR,
+        Value::Str(StrValue::Raw(_)) => TYPE_STR,
+        Value::Str(StrValue::Zstd { .. }) => TYPE_STR_ZSTD,
         Value::Hash(_) => TYPE_HASH,
         Value::List(_) => TYPE_LIST,
         Value::Set(_) => TYPE_SET,
@@ -92,7 +104,11 @@ fn bytes(out: &mut Vec<u8>, data: &[u8]) {
 
 fn encode_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Str(s) => bytes(out, s),
+        Value::Str(StrValue::Raw(s)) => bytes(out, s),
+        Value::Str(StrValue::Zstd { data, len }) => {
+            varint(out, *len as u64);
+            bytes(out, data);
+        }
         Value::Hash(h) => {
             varint(out, h.len() as u64);
             for (field, v) in h.iter() {
@@ -130,11 +146,12 @@ pub(super) struct Item {
     pub expire_at: Option<u64>,
 }
 
-/// Checks `data` (the contents of the snapshot at `path`) and feeds each entry to `each`.
-/// Returns the log generation the snapshot continues at.
+/// Checks `data` (the contents of the snapshot at `path`) and feeds each entry to `each`,
+/// strings stored under `policy`. Returns the log generation the snapshot continues at.
 pub(super) fn decode(
     path: &Path,
     data: &[u8],
+    policy: Option<&Compression>,
     mut each: impl FnMut(Item) -> Result<(), String>,
 ) -> Result<u64, PersistError> {
     let corrupt = |reason: String| PersistError::CorruptSnapshot {
@@ -145,6 +162,7 @@ pub(super) fn decode(
     let mut reader = Reader {
         data: &data[..data.len() - 5],
         pos: HEADER_LEN,
+        policy,
     };
     loop {
         match reader.u8().map_err(corrupt)? {
@@ -186,6 +204,7 @@ fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
 struct Reader<'d> {
     data: &'d [u8],
     pos: usize,
+    policy: Option<&'d Compression>,
 }
 
 impl Reader<'_> {
@@ -233,6 +252,17 @@ impl Reader<'_> {
         Ok(self.take(n)?.to_vec())
     }
 
+    /// A compressed string: original length, then the zstd frame.
+    fn compressed(&mut self) -> Result<StrValue, String> {
+        let len = self.varint()?;
+        if len > MAX_STR_LEN {
+            return Err(format!("compressed string claims {len} bytes"));
+        }
+        let data = self.bytes()?;
+        StrValue::from_zstd(data, len as usize, self.policy)
+            .map_err(|_| format!("compressed string does not decompress at byte {}", self.pos))
+    }
+
     fn item(&mut self) -> Result<Item, String> {
         let db = usize::try_from(self.varint()?).map_err(|_| "db index too large")?;
         let kind = self.u8()?;
@@ -253,7 +283,8 @@ impl Reader<'_> {
 
     fn value(&mut self, kind: u8) -> Result<Value, String> {
         Ok(match kind {
-            TYPE_STR => Value::Str(self.bytes()?),
+            TYPE_STR => Value::Str(StrValue::new(self.bytes()?, self.policy)),
+            TYPE_STR_ZSTD => Value::Str(self.compressed()?),
             TYPE_HASH => {
                 let mut h = HashValue::default();
                 for _ in 0..self.len()? {

@@ -309,7 +309,8 @@ mod tests {
         ctx.write::<ListValue, _>(b"l", false, |l| l.pop(true))
             .unwrap();
         assert!(!ctx.exists(b"l"));
-        ctx.insert(b"s", Value::Str(b"v".to_vec()), Some(1500));
+        let v = crate::value::StrValue::Raw(b"v".to_vec());
+        ctx.insert(b"s", Value::Str(v), Some(1500));
         assert_eq!(
             ctx.write::<ListValue, _>(b"s", true, |_| ()),
             Err(crate::KvError::WrongType)

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use event_listener::Event;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{EvictionPolicy, StoreConfig};
+use crate::config::{Compression, EvictionPolicy, StoreConfig};
 use crate::pubsub::PubSub;
 use crate::resp::Limits;
 use crate::session::Session;
@@ -50,8 +50,10 @@ pub struct DbStats {
 /// Counters for INFO and monitoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Accounted bytes of all entries.
+    /// Accounted bytes of all entries (compressed strings count their compressed size).
     pub used_memory: usize,
+    /// String values held zstd-compressed (see [`crate::Compression`]).
+    pub compressed_strings: usize,
     /// Reads that found their key.
     pub keyspace_hits: u64,
     /// Reads that did not.
@@ -82,6 +84,8 @@ pub struct Store {
     policy: AtomicU8,
     pub(crate) requirepass: RwLock<Option<String>>,
     pub(crate) limits: Limits,
+    /// How string values are compressed (`None`: never).
+    pub(crate) compression: Option<Compression>,
     list_events: Vec<Event>,
     pub(crate) pubsub: PubSub,
     clients: Mutex<HashMap<u64, ClientInfo>>,
@@ -127,6 +131,7 @@ impl Store {
             policy: AtomicU8::new(config.eviction.to_u8()),
             requirepass: RwLock::new(config.requirepass),
             limits: config.limits,
+            compression: config.compression,
             list_events: (0..databases).map(|_| Event::new()).collect(),
             pubsub: PubSub::default(),
             clients: Mutex::new(HashMap::new()),
@@ -371,6 +376,7 @@ impl Store {
 
 fn add_shard_stats(stats: &mut StoreStats, shard: &Shard) {
     stats.used_memory += shard.used;
+    stats.compressed_strings += shard.compressed;
     stats.keyspace_hits += shard.stats.hits;
     stats.keyspace_misses += shard.stats.misses;
     stats.expired_keys += shard.stats.expired;

@@ -21,6 +21,8 @@ pub(crate) struct Entry {
     pub lru: u64,
     /// Bytes accounted for this entry.
     pub size: usize,
+    /// The value is a compressed string (counted in [`Shard::compressed`]).
+    pub compressed: bool,
 }
 
 impl Entry {
@@ -69,6 +71,8 @@ pub(crate) struct Shard {
     pub dbs: Vec<Db>,
     /// Bytes accounted for all entries of this shard.
     pub used: usize,
+    /// Entries whose value is a compressed string.
+    pub compressed: usize,
     pub stats: ShardStats,
     /// Keys expired or evicted since the last log write, for the append-only log's DELs.
     pub gone: Vec<(usize, Arc<[u8]>)>,
@@ -82,6 +86,7 @@ impl Shard {
         Shard {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             used: 0,
+            compressed: 0,
             stats: ShardStats::default(),
             gone: Vec::new(),
             track_gone: false,
@@ -122,18 +127,22 @@ impl Shard {
         now: u64,
     ) -> Option<Entry> {
         let size = entry_size(key, &value);
+        let compressed = value.is_compressed();
         let entry = Entry {
             value,
             expire_at,
             lru: now,
             size,
+            compressed,
         };
         self.used += size;
+        self.compressed += usize::from(compressed);
         let d = &mut self.dbs[db];
         d.volatile += usize::from(expire_at.is_some());
         let old = d.dict.insert(key, entry);
         if let Some(old) = &old {
             self.used -= old.size;
+            self.compressed -= usize::from(old.compressed);
             d.volatile -= usize::from(old.expire_at.is_some());
         }
         self.touch(db, key);
@@ -152,6 +161,7 @@ impl Shard {
         let (key, entry) = d.dict.remove_at(pos);
         d.volatile -= usize::from(entry.expire_at.is_some());
         self.used -= entry.size;
+        self.compressed -= usize::from(entry.compressed);
         self.touch(db, &key);
         (key, entry)
     }
@@ -192,11 +202,14 @@ impl Shard {
             return;
         };
         let (size, old) = (entry_size(key, &entry.value), entry.size);
+        let (compressed, was) = (entry.value.is_compressed(), entry.compressed);
         let watched_key = (!d.watched.is_empty()).then(|| Arc::clone(key));
         if let Some(entry) = d.dict.value_at_mut(pos) {
             entry.size = size;
+            entry.compressed = compressed;
         }
         self.used = self.used + size - old;
+        self.compressed = self.compressed + usize::from(compressed) - usize::from(was);
         if let Some(key) = watched_key {
             self.touch(db, &key);
         }
@@ -228,6 +241,7 @@ impl Shard {
         d.sweep_pos = 0;
         for (_, entry) in &drained {
             self.used -= entry.size;
+            self.compressed -= usize::from(entry.compressed);
         }
         self.touch_all(db);
         drained.len()
@@ -343,11 +357,12 @@ mod tests {
     #[test]
     fn accounting_follows_insert_resize_remove() {
         let mut shard = Shard::new(2);
-        shard.insert(0, b"k", Value::Str(b"abc".to_vec()), Some(10), 0);
+        let abc = crate::value::StrValue::Raw(b"abc".to_vec());
+        shard.insert(0, b"k", Value::Str(abc), Some(10), 0);
         assert_eq!(shard.used, ENTRY_OVERHEAD + 4);
         assert_eq!(shard.dbs[0].volatile, 1);
         if let Some(Value::Str(s)) = shard.dbs[0].dict.get_mut(b"k").map(|e| &mut e.value) {
-            s.extend_from_slice(b"defg");
+            s.edit(None, |b| b.extend_from_slice(b"defg")).unwrap();
         }
         let pos = shard.live_position(0, b"k", 0).expect("k is live");
         shard.changed_at(0, pos);
