@@ -260,6 +260,11 @@ pub struct KvConfig {
     /// How often a snapshot is written when something changed; `0s`: only at shutdown (and
     /// on SAVE/BGSAVE).
     pub snapshot_interval: Timeout,
+    /// Store string values of at least `compression_min_size` zstd-compressed (when that saves
+    /// space); clients always see the original bytes, maxmemory counts the stored size.
+    pub compression: bool,
+    /// Smallest string value that is compressed.
+    pub compression_min_size: ByteSize,
 }
 
 impl Default for KvConfig {
@@ -275,6 +280,8 @@ impl Default for KvConfig {
             appendonly: true,
             appendfsync: "everysec".to_owned(),
             snapshot_interval: Timeout(Duration::from_secs(300)),
+            compression: false,
+            compression_min_size: ByteSize(KIB),
         }
     }
 }

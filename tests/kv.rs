@@ -419,3 +419,25 @@ fn allkeys_lru_evicts_instead_of_refusing_writes() {
     let info = redis_cli(port, &["INFO", "stats"]);
     assert!(!info.contains("evicted_keys:0\r"), "{info}");
 }
+
+#[test]
+fn compressed_values_read_back_unchanged() {
+    let server = Server::start(
+        ServerOptions::default()
+            .env("EPHPM_KV__COMPRESSION", "true")
+            .env("EPHPM_KV__COMPRESSION_MIN_SIZE", "1K"),
+    );
+    let port = server.kv_port();
+    let value = format!("{}end", "compressible ".repeat(1000));
+    assert_eq!(redis_cli(port, &["SET", "big", &value]), "OK");
+    assert!(
+        redis_cli(port, &["GET", "big"]) == value,
+        "GET changed the value"
+    );
+    assert_eq!(redis_cli(port, &["STRLEN", "big"]), value.len().to_string());
+    assert_eq!(
+        redis_cli(port, &["GETRANGE", "big", "0", "11"]),
+        "compressible"
+    );
+    assert!(redis_cli(port, &["INFO", "memory"]).contains("compressed_strings:1"));
+}

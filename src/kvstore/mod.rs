@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures_lite::future;
 use glommio::net::TcpListener;
-use kv::{PersistenceConfig, Store, StoreConfig};
+use kv::{Compression, PersistenceConfig, Store, StoreConfig};
 
 use crate::config::KvConfig;
 use crate::server::core::CoreContext;
@@ -37,6 +37,10 @@ pub(crate) fn open_store(config: &KvConfig) -> anyhow::Result<Arc<Store>> {
         maxmemory: config.maxmemory.0,
         eviction,
         requirepass: (!config.password.is_empty()).then(|| config.password.clone()),
+        compression: config.compression.then(|| Compression {
+            min_size: usize::try_from(config.compression_min_size.0).unwrap_or(usize::MAX),
+            ..Compression::default()
+        }),
         ..StoreConfig::default()
     };
     let persistence = config
