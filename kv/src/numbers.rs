@@ -42,18 +42,22 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     (!value.is_nan()).then_some(value)
 }
 
+/// `inf`, `-inf` and `0`, which both formats write the same way.
+fn format_special(value: f64) -> Option<String> {
+    if value.is_infinite() {
+        Some(if value > 0.0 { "inf" } else { "-inf" }.into())
+    } else if value == 0.0 {
+        Some("0".into())
+    } else {
+        None
+    }
+}
+
 /// Formats a score or other double reply: `1`, `1.5`, `inf`, `-inf`, `1e+21`, with the shortest
 /// digits that read back as the same double, laid out like C's `%.17g`.
 pub fn format_double(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if value == 0.0 {
-        return "0".into();
+    if let Some(special) = format_special(value) {
+        return special;
     }
     let (negative, digits, exp) = decompose(value, None);
     let sign = if negative { "-" } else { "" };
@@ -74,15 +78,8 @@ pub fn format_double(value: f64) -> String {
 /// `%.17Lf`; with 64-bit doubles we keep 15 significant digits, which prints the short
 /// decimals users type the way Redis does (`0.1 + 0.2` is `0.3`).
 pub fn format_incr_float(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if value == 0.0 {
-        return "0".into();
+    if let Some(special) = format_special(value) {
+        return special;
     }
     let (_, _, exp) = decompose(value, Some(15));
     // At most 17 digits after the point, as `%.17Lf`.
