@@ -92,6 +92,9 @@ impl fmt::Debug for HostFunctions {
 
 static HANDLER: OnceLock<&'static dyn HostHandler> = OnceLock::new();
 
+/// Answer buffers bigger than this are freed before the next call on the thread.
+const MAX_KEPT_ANSWER: usize = 1024 * 1024;
+
 thread_local! {
     /// The encoded answer of the last call on this thread (read by the shim right after).
     static ANSWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -134,6 +137,10 @@ pub(crate) unsafe extern "C" fn call(
         ))
     });
     ANSWER.with_borrow_mut(|buffer| {
+        // The previous answer was decoded already; a big one does not keep its memory.
+        if buffer.capacity() > MAX_KEPT_ANSWER {
+            *buffer = Vec::new();
+        }
         buffer.clear();
         encode_answer(&answer, buffer);
         // SAFETY: `out` and `out_len` point at the shim's locals for this call; the buffer
