@@ -31,6 +31,12 @@ pub fn below(n: usize) -> usize {
     (next_u64() % n as u64) as usize
 }
 
+/// `n` random bytes, which zstd cannot shrink (tests of compression).
+#[cfg(test)]
+pub fn noise(n: usize) -> Vec<u8> {
+    (0..n).map(|_| next_u64() as u8).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

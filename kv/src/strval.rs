@@ -146,19 +146,6 @@ mod tests {
         b"hello compressible world ".repeat(100)
     }
 
-    /// Bytes zstd cannot shrink (xorshift noise).
-    fn noise(n: usize) -> Vec<u8> {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
-
     #[test]
     fn compresses_only_large_compressible_values() {
         let big = StrValue::new(compressible(), Some(&ON));
@@ -167,7 +154,7 @@ mod tests {
         assert_eq!(big.len(), compressible().len());
         assert_eq!(big.to_vec().unwrap(), compressible());
         assert!(!StrValue::new(b"short".to_vec(), Some(&ON)).is_compressed());
-        let random = StrValue::new(noise(4096), Some(&ON));
+        let random = StrValue::new(crate::rng::noise(4096), Some(&ON));
         assert!(!random.is_compressed());
         assert_eq!(random.stored_len(), 4096);
         assert!(!StrValue::new(compressible(), None).is_compressed());

@@ -16,19 +16,6 @@ fn big() -> String {
     "abcdefgh".repeat(1000)
 }
 
-/// Bytes zstd cannot shrink (xorshift noise).
-fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn compressed(c: &Client) -> usize {
     c.store.stats().compressed_strings
 }
@@ -102,7 +89,7 @@ fn appending_can_cross_the_threshold() {
 #[test]
 fn incompressible_and_small_values_stay_raw() {
     let mut c = compressing();
-    let random = noise(8192);
+    let random = crate::rng::noise(8192);
     assert_eq!(exec(&mut c, &[b"SET", b"r", &random]), ok());
     assert_eq!(exec(&mut c, &[b"GET", b"r"]), Reply::bulk(random.clone()));
     c.run(&format!("SET small {}", "a".repeat(1000)));
