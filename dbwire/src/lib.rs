@@ -6,7 +6,9 @@
 //! a real MySQL server will be another backend.
 
 pub mod backend;
+pub mod client;
 pub mod protocol;
+pub mod proxy;
 pub mod server;
 pub mod sqlite;
 
