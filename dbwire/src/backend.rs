@@ -6,6 +6,7 @@
 //! will implement them later.
 
 use std::fmt;
+use std::net::IpAddr;
 
 /// MySQL column types (the `enum_field_types` codes sent in column definitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -272,6 +273,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Opens a session for `user`, with `database` selected when the client named one.
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<Self::Session, DbError>;
+
+    /// Opens a session like [`Backend::open_session`] for a client connecting from `client`
+    /// (backends that keep per-client statistics override it).
+    fn open_client_session(
+        &self,
+        user: &str,
+        database: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Self::Session, DbError> {
+        let _ = client;
+        self.open_session(user, database)
+    }
 }
 
 /// One client connection's state: selected database, transaction, prepared statements.

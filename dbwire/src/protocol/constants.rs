@@ -155,4 +155,9 @@ pub mod errors {
     pub const MAX_PREPARED_STMT_COUNT_REACHED: u16 = 1461;
     /// ER_CLIENT_INTERACTION_TIMEOUT.
     pub const CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+    /// ER_CONNECT_TO_FOREIGN_DATA_SOURCE: the proxy could not reach its upstream. (Client
+    /// error codes like 2003 cannot be sent: libmariadb calls such an ERR malformed.)
+    pub const CANNOT_CONNECT: u16 = 1429;
+    /// ER_NET_READ_ERROR: the upstream connection broke during a statement.
+    pub const SERVER_LOST: u16 = 1158;
 }

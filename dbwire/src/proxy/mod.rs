@@ -1,4 +1,165 @@
 //! A proxy backend: serves clients from a pool of connections to a real MySQL or MariaDB
 //! primary and its replicas, with multiplexing, read/write splitting and query digests.
+//!
+//! Each client session borrows a backend connection per statement and gives it back right
+//! after, unless the session holds state on it (a transaction, temporary tables, user
+//! variables, named or table locks, `SQL_CALC_FOUND_ROWS`); then the connection stays pinned
+//! to the session until the state is gone. Session variables set with SET are replayed on
+//! whichever connection serves the next statement, and prepared statements are prepared on
+//! each backend connection they run on.
 
 pub mod analysis;
+pub mod config;
+mod connection;
+mod explain;
+pub mod pool;
+mod session;
+pub mod stats;
+pub mod upstreams;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+pub use config::{PoolConfig, ProxyConfig, RoutingConfig, StatsConfig};
+pub use pool::PoolSnapshot;
+pub use session::ProxySession;
+pub use stats::{DigestRow, QueryStats, SlowQuery, Totals};
+pub use upstreams::ReplicaSnapshot;
+
+use self::explain::Explainer;
+use self::upstreams::Upstreams;
+use crate::backend::{AuthResponse, Backend, DbError};
+use crate::protocol::auth;
+
+/// What every session of one proxy shares.
+#[derive(Debug)]
+struct Shared {
+    upstreams: Arc<Upstreams>,
+    stats: Arc<QueryStats>,
+    explainer: Explainer,
+}
+
+/// The proxy [`Backend`]: hand it to [`crate::server::serve`].
+#[derive(Debug)]
+pub struct ProxyBackend {
+    shared: Arc<Shared>,
+    users: Vec<(String, String)>,
+    stop: Arc<AtomicBool>,
+    checker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ProxyBackend {
+    /// Builds the pools and starts the background health, lag and EXPLAIN threads. The
+    /// upstreams need not be reachable yet: statements fail with clear errors until they are.
+    pub fn start(config: ProxyConfig) -> std::io::Result<ProxyBackend> {
+        let users = if config.users.is_empty() {
+            vec![(config.primary.user.clone(), config.primary.password.clone())]
+        } else {
+            config.users.clone()
+        };
+        let upstreams = Arc::new(Upstreams::new(
+            config.primary,
+            config.replicas,
+            &config.pool,
+            config.routing,
+        ));
+        let stats = Arc::new(QueryStats::new(config.stats));
+        let (explainer, _explain_thread) =
+            Explainer::start(Arc::clone(&upstreams), Arc::clone(&stats))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let checker = {
+            let upstreams = Arc::clone(&upstreams);
+            let stop = Arc::clone(&stop);
+            let pool = config.pool;
+            std::thread::Builder::new()
+                .name("db-health".into())
+                .spawn(move || {
+                    upstreams.maintain();
+                    upstreams.check_replica_lag();
+                    upstreams.run_checks(&pool, &stop);
+                })?
+        };
+        Ok(ProxyBackend {
+            shared: Arc::new(Shared {
+                upstreams,
+                stats,
+                explainer,
+            }),
+            users,
+            stop,
+            checker: Mutex::new(Some(checker)),
+        })
+    }
+
+    /// Pool numbers of every upstream, primary first.
+    pub fn pools(&self) -> Vec<PoolSnapshot> {
+        self.shared
+            .upstreams
+            .pools()
+            .map(|pool| pool.snapshot())
+            .collect()
+    }
+
+    /// Replica rotation and lag.
+    pub fn replicas(&self) -> Vec<ReplicaSnapshot> {
+        self.shared.upstreams.replica_snapshots()
+    }
+
+    /// Digests, the slow log and totals.
+    pub fn stats(&self) -> &QueryStats {
+        &self.shared.stats
+    }
+
+    /// Stops the background checks (sessions keep working).
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let checker = self
+            .checker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(checker) = checker {
+            checker.thread().unpark();
+            let _ = checker.join();
+        }
+    }
+}
+
+impl Drop for ProxyBackend {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Backend for ProxyBackend {
+    type Session = ProxySession;
+
+    fn authenticate(&self, user: &str, response: AuthResponse<'_>) -> bool {
+        self.users
+            .iter()
+            .any(|(name, password)| name == user && auth::password_matches(&response, password))
+    }
+
+    fn open_session(&self, user: &str, database: Option<&str>) -> Result<ProxySession, DbError> {
+        self.open_client_session(user, database, None)
+    }
+
+    fn open_client_session(
+        &self,
+        user: &str,
+        database: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<ProxySession, DbError> {
+        let schema = database
+            .or_else(|| self.shared.upstreams.primary().default_database())
+            .map(str::to_owned);
+        Ok(ProxySession::new(
+            Arc::clone(&self.shared),
+            user,
+            schema,
+            client,
+        ))
+    }
+}

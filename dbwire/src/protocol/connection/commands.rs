@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use super::login::{admit, Credentials};
+use super::login::{admit, client_ip, Credentials};
 use super::{malformed, utf8, Connection, ConnectionError};
 use crate::backend::{Backend, DbError, QueryResult, Session, Value};
 use crate::protocol::constants::{capabilities, errors};
@@ -99,11 +99,11 @@ impl<B: Backend> Connection<'_, B> {
     /// statements, multi-statements as negotiated at login.
     pub(super) fn reset_connection(&mut self) -> io::Result<()> {
         let database = self.current_database();
-        match self
-            .shared
-            .backend
-            .open_session(&self.user, database.as_deref())
-        {
+        match self.shared.backend.open_client_session(
+            &self.user,
+            database.as_deref(),
+            client_ip(&self.io),
+        ) {
             Ok(session) => {
                 self.session = session;
                 self.database = database;

@@ -8,7 +8,7 @@
 //! configured plugin. The backend knows the plain passwords, so either plugin can be checked.
 
 use std::io::{self, BufReader};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 
 use super::{answer_packet_error, session_status, ConnectionError, Shared};
 use crate::backend::{Backend, DbError, Session};
@@ -101,7 +101,7 @@ pub(super) fn admit<B: Backend>(
     authenticate(io, shared, credentials.user, plugin, &auth_response, nonce)?;
     match shared
         .backend
-        .open_session(credentials.user, credentials.database)
+        .open_client_session(credentials.user, credentials.database, client_ip(io))
     {
         Ok(session) => Ok(session),
         Err(error) => {
@@ -109,6 +109,11 @@ pub(super) fn admit<B: Backend>(
             Err(ConnectionError::Session(error))
         }
     }
+}
+
+/// The client's IP address, when the socket still knows it.
+pub(super) fn client_ip(io: &Io) -> Option<IpAddr> {
+    io.writer().peer_addr().ok().map(|address| address.ip())
 }
 
 fn send_greeting<B: Backend>(

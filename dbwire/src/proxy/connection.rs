@@ -1,0 +1,292 @@
+//! A backend connection as the pool sees it: the client connection plus the session state it
+//! carries (schema, session variables, server-side prepared statements) so that it can be
+//! aligned with whichever client session borrows it next.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::analysis::SessionVariable;
+use crate::backend::{DbError, QueryResult, Value};
+use crate::client::{ClientError, ConnectOptions, Connection, ServerStatement};
+use crate::protocol::constants::status;
+
+/// The outcome of a statement on a backend connection: `Err` when the connection broke
+/// (it is marked broken and will be closed), `Ok(Err)` for a SQL error.
+pub type Outcome<T> = Result<Result<T, DbError>, ClientError>;
+
+/// The statement that puts `variable` back to the server's default.
+fn reset_sql(variable: &SessionVariable) -> String {
+    if variable.name == "names" {
+        "SET NAMES utf8mb4".to_owned()
+    } else {
+        format!("SET SESSION {} = DEFAULT", variable.name)
+    }
+}
+
+/// A pooled connection to an upstream server.
+#[derive(Debug)]
+pub struct BackendConnection {
+    connection: Connection,
+    created: Instant,
+    last_used: Instant,
+    schema: Option<String>,
+    variables: Vec<SessionVariable>,
+    statements: StatementCache,
+    broken: bool,
+    needs_reset: bool,
+}
+
+impl BackendConnection {
+    /// Connects and logs in.
+    pub fn open(
+        options: &ConnectOptions,
+        statements_capacity: usize,
+    ) -> Result<BackendConnection, ClientError> {
+        let connection = Connection::connect(options)?;
+        let now = Instant::now();
+        Ok(BackendConnection {
+            connection,
+            created: now,
+            last_used: now,
+            schema: options.database.clone(),
+            variables: Vec::new(),
+            statements: StatementCache::new(statements_capacity),
+            broken: false,
+            needs_reset: false,
+        })
+    }
+
+    /// Time since the connection was opened.
+    pub fn age(&self) -> Duration {
+        self.created.elapsed()
+    }
+
+    /// When the connection last went back to the pool.
+    pub fn last_used(&self) -> Instant {
+        self.last_used
+    }
+
+    /// Marks the connection as just used.
+    pub fn touch(&mut self) {
+        self.last_used = Instant::now();
+    }
+
+    /// True once a statement failed at the transport level.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Server status flags of the last answer (`constants::status`).
+    pub fn status_flags(&self) -> u16 {
+        self.connection.status_flags()
+    }
+
+    /// True while the upstream reports an open transaction on this connection.
+    pub fn in_transaction(&self) -> bool {
+        self.connection.status_flags() & status::IN_TRANS != 0
+    }
+
+    /// Records that a session left state here (user variables, temporary tables, locks)
+    /// that must be reset before another session may use the connection.
+    pub fn mark_needs_reset(&mut self) {
+        self.needs_reset = true;
+    }
+
+    /// Checks the connection with COM_PING.
+    pub fn ping(&mut self) -> Result<(), ClientError> {
+        let result = self.connection.ping();
+        self.broken |= result.is_err();
+        result
+    }
+
+    /// Makes the connection fit for another session: rolls back an open transaction and
+    /// drops session state with COM_RESET_CONNECTION when needed. False if that failed and
+    /// the connection must be closed.
+    pub fn make_clean(&mut self) -> bool {
+        if !self.needs_reset && !self.in_transaction() {
+            return true;
+        }
+        match self.connection.reset_connection() {
+            Ok(Ok(())) => {
+                self.needs_reset = false;
+                self.variables.clear();
+                self.statements.forget_all();
+                !self.in_transaction()
+            }
+            Ok(Err(error)) => {
+                log::warn!("COM_RESET_CONNECTION refused ({error}); closing the connection");
+                false
+            }
+            Err(error) => {
+                log::debug!("COM_RESET_CONNECTION failed: {error}");
+                self.broken = true;
+                false
+            }
+        }
+    }
+
+    /// Selects `schema` and applies `variables` (resetting ones the previous session set
+    /// and this one did not), in at most two round trips, none when already aligned.
+    pub fn align(&mut self, schema: Option<&str>, variables: &[SessionVariable]) -> Outcome<()> {
+        if let Some(schema) = schema {
+            if self.schema.as_deref() != Some(schema) {
+                if let Err(error) = self.track(|c| c.init_db(schema))? {
+                    return Ok(Err(error));
+                }
+                self.schema = Some(schema.to_owned());
+            }
+        }
+        if self.variables == variables {
+            return Ok(Ok(()));
+        }
+        let sql = self.variable_changes(variables).join("; ");
+        let results = self.track(|c| c.query(&sql))?;
+        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+            return Ok(Err(error));
+        }
+        self.variables = variables.to_vec();
+        Ok(Ok(()))
+    }
+
+    /// Records that a `USE` run through a query changed the connection's schema.
+    pub fn assume_schema(&mut self, schema: &str) {
+        self.schema = Some(schema.to_owned());
+    }
+
+    /// Runs a COM_QUERY.
+    pub fn query(&mut self, sql: &str) -> Result<Vec<Result<QueryResult, DbError>>, ClientError> {
+        self.track(|c| c.query(sql))
+    }
+
+    /// Prepares `sql` here unless this connection already has it.
+    pub fn prepare(&mut self, sql: &str) -> Outcome<ServerStatement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(Ok(statement.clone()));
+        }
+        let statement = match self.track(|c| c.prepare(sql))? {
+            Ok(statement) => statement,
+            Err(error) => return Ok(Err(error)),
+        };
+        if let Some(evicted) = self.statements.insert(sql, statement.clone()) {
+            self.track(|c| c.close_statement(evicted))?;
+        }
+        Ok(Ok(statement))
+    }
+
+    /// Executes `sql` as a server-side prepared statement, preparing it on this connection
+    /// first if needed (so statements move freely between backend connections).
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Outcome<QueryResult> {
+        let statement = match self.prepare(sql)? {
+            Ok(statement) => statement,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.track(|c| c.execute(&statement, params))
+    }
+
+    /// Runs `operation` on the client connection, marking this one broken if it fails at
+    /// the transport level.
+    fn track<T>(
+        &mut self,
+        operation: impl FnOnce(&mut Connection) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let result = operation(&mut self.connection);
+        self.broken |= result.is_err();
+        result
+    }
+
+    /// SET statements turning this connection's variables into `wanted`.
+    fn variable_changes(&self, wanted: &[SessionVariable]) -> Vec<String> {
+        let mut changes: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|old| !wanted.iter().any(|new| new.name == old.name))
+            .map(reset_sql)
+            .collect();
+        changes.extend(
+            wanted
+                .iter()
+                .filter(|new| !self.variables.contains(new))
+                .map(|new| new.sql.clone()),
+        );
+        changes
+    }
+}
+
+/// Server-side prepared statements of one connection, by SQL text, oldest evicted first.
+#[derive(Debug)]
+struct StatementCache {
+    by_sql: HashMap<String, ServerStatement>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl StatementCache {
+    fn new(capacity: usize) -> StatementCache {
+        StatementCache {
+            by_sql: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get(&self, sql: &str) -> Option<&ServerStatement> {
+        self.by_sql.get(sql)
+    }
+
+    /// Adds a statement; returns the id of one evicted to make room.
+    fn insert(&mut self, sql: &str, statement: ServerStatement) -> Option<u32> {
+        let mut evicted = None;
+        if self.by_sql.len() >= self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                evicted = self.by_sql.remove(&oldest).map(|old| old.id);
+            }
+        }
+        self.order.push_back(sql.to_owned());
+        self.by_sql.insert(sql.to_owned(), statement);
+        evicted
+    }
+
+    fn forget_all(&mut self) {
+        self.by_sql.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variable(name: &str, sql: &str) -> SessionVariable {
+        SessionVariable {
+            name: name.to_owned(),
+            sql: sql.to_owned(),
+        }
+    }
+
+    #[test]
+    fn reset_sql_restores_defaults() {
+        assert_eq!(
+            reset_sql(&variable("names", "SET NAMES latin1")),
+            "SET NAMES utf8mb4"
+        );
+        assert_eq!(
+            reset_sql(&variable("sql_mode", "SET sql_mode = ''")),
+            "SET SESSION sql_mode = DEFAULT"
+        );
+    }
+
+    #[test]
+    fn statement_cache_evicts_the_oldest() {
+        let mut cache = StatementCache::new(2);
+        let statement = |id| ServerStatement {
+            id,
+            params: 0,
+            columns: Vec::new(),
+        };
+        assert_eq!(cache.insert("a", statement(1)), None);
+        assert_eq!(cache.insert("b", statement(2)), None);
+        assert_eq!(cache.insert("c", statement(3)), Some(1));
+        assert!(cache.get("a").is_none());
+        assert_eq!(cache.get("c").map(|s| s.id), Some(3));
+    }
+}

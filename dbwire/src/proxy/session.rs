@@ -1,0 +1,461 @@
+//! One client's session through the proxy: picks a backend connection per statement,
+//! pins one while the session holds state on it, and records every statement's digest.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::analysis::{self, Boundary, Digest, Route, SessionVariable, StatementInfo};
+use super::connection::Outcome;
+use super::explain::ExplainJob;
+use super::pool::{Pool, PooledConnection};
+use super::stats::Execution;
+use super::Shared;
+use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, Value};
+use crate::client::ClientError;
+use crate::protocol::constants::{errors, status};
+use crate::protocol::multi_statement::has_multiple_statements;
+
+/// State a session holds on its backend connection, which pins the connection to it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Pins {
+    /// `SET @var` or `@var :=` ran.
+    user_variables: bool,
+    /// Temporary tables created and not dropped.
+    temporary_tables: u32,
+    /// `GET_LOCK` named locks taken and not released.
+    named_locks: u32,
+    /// `LOCK TABLES` in force.
+    table_locks: bool,
+    /// `SQL_CALC_FOUND_ROWS` ran; the next statement reads `FOUND_ROWS()`.
+    found_rows: bool,
+    /// SQL-level `PREPARE` ran.
+    sql_prepared: bool,
+    /// `SET TRANSACTION` applies to the next transaction on this connection.
+    next_transaction: bool,
+}
+
+impl Pins {
+    fn any(&self) -> bool {
+        *self != Pins::default()
+    }
+}
+
+/// Where a statement runs.
+enum Target {
+    /// The connection pinned to the session.
+    Pinned,
+    /// A connection from this pool.
+    Pool(Arc<Pool>),
+}
+
+/// A client session of the proxy backend.
+pub struct ProxySession {
+    shared: Arc<Shared>,
+    user: String,
+    client_address: String,
+    schema: Option<String>,
+    variables: Vec<SessionVariable>,
+    pinned: Option<PooledConnection>,
+    pins: Pins,
+    status_flags: u16,
+    last_write: Option<Instant>,
+}
+
+impl ProxySession {
+    /// A session for `user` from `client`, in `schema` (checked by the caller).
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        user: &str,
+        schema: Option<String>,
+        client: Option<IpAddr>,
+    ) -> ProxySession {
+        ProxySession {
+            shared,
+            user: user.to_owned(),
+            client_address: client.map_or_else(String::new, |ip| ip.to_string()),
+            schema,
+            variables: Vec::new(),
+            pinned: None,
+            pins: Pins::default(),
+            status_flags: status::AUTOCOMMIT,
+            last_write: None,
+        }
+    }
+
+    /// Picks the backend for a statement: the pinned connection, a replica for a read
+    /// outside transactions (unless the session wrote within the sticky window), else the
+    /// primary.
+    fn target(&self, info: &StatementInfo) -> Target {
+        if self.pinned.is_some() {
+            return Target::Pinned;
+        }
+        let upstreams = &self.shared.upstreams;
+        let routing = upstreams.routing();
+        let sticky = self
+            .last_write
+            .is_some_and(|at| at.elapsed() < routing.sticky_after_write);
+        if info.route == Route::Read && routing.read_write_split && !sticky {
+            if let Some(replica) = upstreams.pick_replica() {
+                return Target::Pool(Arc::clone(replica));
+            }
+        }
+        Target::Pool(Arc::clone(upstreams.primary()))
+    }
+
+    /// A connection for `target`, aligned with the session's schema and variables. A read
+    /// whose replica is unavailable falls back to the primary.
+    fn connection(&mut self, target: Target) -> Result<PooledConnection, DbError> {
+        let mut connection = match target {
+            Target::Pinned => match self.pinned.take() {
+                Some(connection) => connection,
+                None => self.shared.upstreams.primary().acquire()?,
+            },
+            Target::Pool(pool) => match pool.acquire() {
+                Ok(connection) => connection,
+                Err(error) if Arc::ptr_eq(&pool, self.shared.upstreams.primary()) => {
+                    return Err(error)
+                }
+                Err(_) => self.shared.upstreams.primary().acquire()?,
+            },
+        };
+        match connection.align(self.schema.as_deref(), &self.variables) {
+            Ok(Ok(())) => Ok(connection),
+            Ok(Err(error)) => {
+                self.keep_or_release(connection);
+                Err(error)
+            }
+            Err(error) => Err(lost(&error)),
+        }
+    }
+
+    /// Runs one client command on a backend connection: routing, a single retry of a read
+    /// whose fresh connection broke, state tracking, and the digest record.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        (digest, info): (&Digest, &StatementInfo),
+        operation: impl Fn(&mut PooledConnection) -> Outcome<T>,
+        summarize: impl Fn(&Result<T, DbError>) -> Summary,
+    ) -> Result<T, DbError> {
+        let mut retried = false;
+        loop {
+            let was_pinned = self.pinned.is_some();
+            let mut connection = self.connection(self.target(info))?;
+            let hostgroup = connection.pool().role().hostgroup();
+            let started = Instant::now();
+            let outcome = operation(&mut connection);
+            let elapsed = started.elapsed();
+            let result = match outcome {
+                Ok(result) => result,
+                Err(error) => {
+                    self.connection_lost();
+                    if !was_pinned && !retried && info.route == Route::Read {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(lost(&error));
+                }
+            };
+            let summary = summarize(&result);
+            self.track(info, &mut connection, summary.failed);
+            self.status_flags = connection.status_flags();
+            if hostgroup == 0 && info.route == Route::Write {
+                self.last_write = Some(Instant::now());
+            }
+            self.keep_or_release(connection);
+            self.record(sql, (digest, info), hostgroup, elapsed, &summary);
+            return result;
+        }
+    }
+
+    /// Updates the session's pins from what a statement did.
+    fn track(&mut self, info: &StatementInfo, connection: &mut PooledConnection, failed: bool) {
+        self.pins.found_rows = false;
+        if failed {
+            return;
+        }
+        let effects = &info.effects;
+        let pins = &mut self.pins;
+        // Settings changed by a statement that also did something else ran on this
+        // connection only: it stays with the session and is reset when it goes back.
+        pins.user_variables |= effects.user_variables || !effects.variables.is_empty();
+        pins.temporary_tables = (pins.temporary_tables + effects.temporary_tables_created)
+            .saturating_sub(effects.temporary_tables_dropped);
+        pins.named_locks += effects.named_locks_acquired;
+        if effects.all_named_locks_released {
+            pins.named_locks = 0;
+        } else {
+            pins.named_locks = pins
+                .named_locks
+                .saturating_sub(effects.named_locks_released);
+        }
+        match effects.table_locks {
+            Some(Boundary::Start) => pins.table_locks = true,
+            Some(Boundary::End) => pins.table_locks = false,
+            None => {}
+        }
+        pins.found_rows = effects.calc_found_rows;
+        pins.sql_prepared |= effects.prepared_statements;
+        pins.next_transaction =
+            effects.next_transaction || (pins.next_transaction && !connection.in_transaction());
+        if let Some(schema) = &effects.schema {
+            self.schema = Some(schema.clone());
+            connection.assume_schema(schema);
+        }
+    }
+
+    /// Pins `connection` while the session holds state on it, else returns it to its pool.
+    fn keep_or_release(&mut self, mut connection: PooledConnection) {
+        let autocommit = connection.status_flags() & status::AUTOCOMMIT != 0;
+        if connection.in_transaction() || !autocommit || self.pins.any() {
+            if self.pins.any() {
+                connection.mark_needs_reset();
+            }
+            self.pinned = Some(connection);
+        }
+    }
+
+    /// The pinned connection broke: whatever state it held is gone with it.
+    fn connection_lost(&mut self) {
+        self.pinned = None;
+        self.pins = Pins::default();
+        self.status_flags = status::AUTOCOMMIT;
+    }
+
+    fn record(
+        &self,
+        sql: &str,
+        (digest, info): (&Digest, &StatementInfo),
+        hostgroup: u32,
+        elapsed: std::time::Duration,
+        summary: &Summary,
+    ) {
+        if summary.command == Command::Prepare {
+            return;
+        }
+        let stats = &self.shared.stats;
+        let slow_id = stats.record(&Execution {
+            hostgroup,
+            schema: self.schema.as_deref().unwrap_or(""),
+            user: &self.user,
+            client_address: &self.client_address,
+            digest,
+            sql,
+            elapsed,
+            rows_affected: summary.rows_affected,
+            rows_sent: summary.rows_sent,
+            failed: summary.failed,
+        });
+        if let Some(id) = slow_id {
+            if info.route == Route::Read && summary.command == Command::Query {
+                self.shared.explainer.submit(ExplainJob {
+                    id,
+                    schema: self.schema.clone(),
+                    sql: sql.to_owned(),
+                });
+            } else {
+                let reason = "EXPLAIN is captured for plain-text reads only";
+                stats.set_explain(id, Err(reason.into()));
+            }
+        }
+    }
+
+    /// Runs a statement that only sets session variables: the variables are recorded and
+    /// applied to the backend connection now, and replayed on any other one later.
+    fn set_session_variables(&mut self, info: &StatementInfo) -> Result<QueryResult, DbError> {
+        let previous = self.variables.clone();
+        for variable in &info.effects.variables {
+            self.variables.retain(|known| known.name != variable.name);
+            self.variables.push(variable.clone());
+        }
+        let target = if self.pinned.is_some() {
+            Target::Pinned
+        } else {
+            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
+        };
+        match self.connection(target) {
+            Ok(connection) => {
+                self.status_flags = connection.status_flags();
+                self.keep_or_release(connection);
+                Ok(QueryResult::ok(0))
+            }
+            Err(error) => {
+                self.variables = previous;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// True for a single `SET` of session variables and nothing else (`SET NAMES utf8mb4`,
+/// `SET SESSION sql_mode = ...`): the proxy records it and replays it on every backend
+/// connection the session uses.
+fn only_sets_session_variables(sql: &str, info: &StatementInfo) -> bool {
+    let mut rest = info.effects.clone();
+    rest.variables.clear();
+    !info.effects.variables.is_empty()
+        && rest.is_empty()
+        && !has_multiple_statements(sql.as_bytes())
+        && sql
+            .trim_start()
+            .get(..4)
+            .is_some_and(|head| head.eq_ignore_ascii_case("SET "))
+}
+
+/// The client command a statement came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// COM_QUERY: SQL text.
+    Query,
+    /// COM_STMT_PREPARE: not an execution, so not counted in the digest table.
+    Prepare,
+    /// COM_STMT_EXECUTE.
+    Execute,
+}
+
+/// What the digest table needs to know about a command's outcome.
+struct Summary {
+    command: Command,
+    rows_affected: u64,
+    rows_sent: u64,
+    failed: bool,
+}
+
+impl Summary {
+    fn new(command: Command) -> Summary {
+        Summary {
+            command,
+            rows_affected: 0,
+            rows_sent: 0,
+            failed: false,
+        }
+    }
+}
+
+fn summarize_results(results: &Result<Vec<Result<QueryResult, DbError>>, DbError>) -> Summary {
+    let mut summary = Summary::new(Command::Query);
+    let Ok(results) = results else {
+        summary.failed = true;
+        return summary;
+    };
+    for result in results {
+        add_result(&mut summary, result);
+    }
+    summary
+}
+
+fn add_result(summary: &mut Summary, result: &Result<QueryResult, DbError>) {
+    match result {
+        Ok(QueryResult::Ok { affected_rows, .. }) => summary.rows_affected += affected_rows,
+        Ok(QueryResult::Rows { rows, .. }) => summary.rows_sent += rows.len() as u64,
+        Err(_) => summary.failed = true,
+    }
+}
+
+/// The ERR a client gets when its backend connection broke mid-statement.
+fn lost(error: &ClientError) -> DbError {
+    log::debug!("backend connection lost: {error}");
+    DbError::new(
+        errors::SERVER_LOST,
+        "08S01",
+        format!(
+            "ePHPm proxy: lost the connection to the database during the statement ({error}); \
+             an open transaction was rolled back"
+        ),
+    )
+}
+
+impl Session for ProxySession {
+    fn query(&mut self, sql: &str) -> Vec<Result<QueryResult, DbError>> {
+        let (digest, info) = analysis::inspect(sql);
+        if only_sets_session_variables(sql, &info) {
+            return vec![self.set_session_variables(&info)];
+        }
+        let query = |connection: &mut PooledConnection| connection.query(sql).map(Ok);
+        match self.run(sql, (&digest, &info), query, summarize_results) {
+            Ok(results) => results,
+            Err(error) => vec![Err(error)],
+        }
+    }
+
+    fn use_database(&mut self, database: &str) -> Result<(), DbError> {
+        let previous = self.schema.replace(database.to_owned());
+        let target = if self.pinned.is_some() {
+            Target::Pinned
+        } else {
+            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
+        };
+        match self.connection(target) {
+            Ok(connection) => {
+                self.keep_or_release(connection);
+                Ok(())
+            }
+            Err(error) => {
+                self.schema = previous;
+                Err(error)
+            }
+        }
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<PreparedStatement, DbError> {
+        let info = analysis::analyze(sql);
+        let unused = Digest {
+            hash: 0,
+            text: String::new(),
+        };
+        self.run(
+            sql,
+            (&unused, &info),
+            |connection| {
+                Ok(connection.prepare(sql)?.map(|statement| PreparedStatement {
+                    params: statement.params,
+                    columns: statement.columns,
+                }))
+            },
+            |_| Summary::new(Command::Prepare),
+        )
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, DbError> {
+        let (digest, info) = analysis::inspect(sql);
+        self.run(
+            sql,
+            (&digest, &info),
+            |connection| connection.execute(sql, params),
+            |result| {
+                let mut summary = Summary::new(Command::Execute);
+                add_result(&mut summary, result);
+                summary
+            },
+        )
+    }
+
+    fn field_list(&mut self, table: &str) -> Result<Vec<Column>, DbError> {
+        let sql = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
+        let results = self.query(&sql);
+        match results.into_iter().next() {
+            Some(Ok(QueryResult::Rows { columns, .. })) => Ok(columns),
+            Some(Err(error)) => Err(error),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.status_flags & status::IN_TRANS != 0
+    }
+
+    fn autocommit(&self) -> bool {
+        self.status_flags & status::AUTOCOMMIT != 0
+    }
+}
+
+impl Drop for ProxySession {
+    /// A session that ends while holding state (a transaction, locks, variables) gives its
+    /// connection back for a reset; the pool closes it if the reset fails.
+    fn drop(&mut self) {
+        if let Some(mut connection) = self.pinned.take() {
+            connection.mark_needs_reset();
+        }
+    }
+}
