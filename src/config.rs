@@ -88,6 +88,8 @@ pub struct Config {
     pub db: DbConfig,
     /// The `[kv]` section: the built-in Redis-compatible key-value store.
     pub kv: KvConfig,
+    /// The `[node_api]` section: metrics and JSON status for operators and the admin UI.
+    pub node_api: NodeApiConfig,
 }
 
 /// The `[server]` section: listening, HTTP limits and timeouts.
@@ -214,6 +216,112 @@ pub struct DbConfig {
     /// Put `DB_HOST`, `DB_PORT`, `DB_DATABASE`, `DB_USERNAME`, `DB_PASSWORD` and
     /// `DATABASE_URL` into PHP's environment.
     pub inject_env: bool,
+    /// Client connections served at once (MySQL's `max_connections`); more get ERR 1040.
+    pub max_connections: usize,
+    /// `[db.mysql]`: proxy to a real MySQL/MariaDB server instead of the embedded SQLite.
+    pub mysql: MysqlConfig,
+}
+
+/// The `[db.mysql]` table: with a `url`, the database listener is a proxy to that server
+/// (pooling, multiplexing, digests, slow log, read/write splitting) instead of SQLite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MysqlConfig {
+    /// The primary, as `mysql://user:password@host:port/database`; empty means no proxy.
+    pub url: String,
+    /// Connections to each upstream kept open even when idle.
+    pub min_connections: usize,
+    /// Connections to each upstream at most; statements beyond wait for a free one.
+    pub max_connections: usize,
+    /// An idle connection above `min_connections` is closed after this long.
+    pub idle_timeout: Timeout,
+    /// A connection is replaced after this long.
+    pub max_lifetime: Timeout,
+    /// How often idle connections are pinged and pools topped up.
+    pub health_check_interval: Timeout,
+    /// How long a statement waits for a free connection before ERR 1040.
+    pub acquire_timeout: Timeout,
+    /// Time to connect and log in to an upstream.
+    pub connect_timeout: Timeout,
+    /// Statements slower than this go to the slow-query log.
+    pub slow_query_threshold: Timeout,
+    /// Slow queries kept.
+    pub slow_log_entries: usize,
+    /// Distinct query digests tracked.
+    pub max_digests: usize,
+    /// `[db.mysql.replicas]`: read replicas.
+    pub replicas: ReplicasConfig,
+}
+
+impl Default for MysqlConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            min_connections: 2,
+            max_connections: 20,
+            idle_timeout: Timeout(Duration::from_secs(300)),
+            max_lifetime: Timeout(Duration::from_secs(3600)),
+            health_check_interval: Timeout(Duration::from_secs(5)),
+            acquire_timeout: Timeout(Duration::from_secs(10)),
+            connect_timeout: Timeout(Duration::from_secs(5)),
+            slow_query_threshold: Timeout(Duration::from_secs(1)),
+            slow_log_entries: 100,
+            max_digests: 10_000,
+            replicas: ReplicasConfig::default(),
+        }
+    }
+}
+
+/// The `[db.mysql.replicas]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicasConfig {
+    /// Replica URLs, like `db.mysql.url`.
+    pub urls: Vec<String>,
+    /// Send reads outside transactions to the replicas.
+    pub read_write_split: bool,
+    /// After a session writes, its reads stay on the primary this long.
+    pub sticky_after_write: Timeout,
+    /// A replica further behind than this (or not replicating) gets no reads; `0s` turns
+    /// lag checks off.
+    pub max_replica_lag: Timeout,
+    /// How often replica lag is checked.
+    pub lag_check_interval: Timeout,
+}
+
+impl Default for ReplicasConfig {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            read_write_split: true,
+            sticky_after_write: Timeout(Duration::from_secs(1)),
+            max_replica_lag: Timeout(Duration::from_secs(10)),
+            lag_check_interval: Timeout(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// The `[node_api]` section: `/metrics` (Prometheus) and `/api/...` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeApiConfig {
+    /// Whether `ephpm serve` starts the node API.
+    pub enabled: bool,
+    /// Address of the node API listener.
+    pub listen: SocketAddr,
+    /// Bearer token clients must send (`Authorization: Bearer <secret>`); empty means no
+    /// authentication, allowed on loopback addresses only.
+    pub secret: String,
+}
+
+impl Default for NodeApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            secret: String::new(),
+        }
+    }
 }
 
 impl Default for DbConfig {
@@ -227,6 +335,8 @@ impl Default for DbConfig {
             create_databases: true,
             database: "ephpm".to_owned(),
             inject_env: true,
+            max_connections: 1000,
+            mysql: MysqlConfig::default(),
         }
     }
 }
@@ -466,6 +576,7 @@ impl Config {
         self.php.ini.iter().try_for_each(check_ini_entry)?;
         self.db.validate()?;
         self.kv.validate()?;
+        self.node_api.validate()?;
         self.log.validate()
     }
 }
@@ -476,10 +587,38 @@ impl DbConfig {
         if self.username.is_empty() {
             return Err(ConfigError::invalid("db.username", "must not be empty"));
         }
+        at_least("db.max_connections", self.max_connections, 1)?;
+        if !self.mysql.url.is_empty() {
+            at_least("db.mysql.max_connections", self.mysql.max_connections, 1)?;
+            if let Err(error) = dbwire::client::ConnectOptions::from_url(&self.mysql.url) {
+                return Err(ConfigError::invalid("db.mysql.url", error.to_string()));
+            }
+            for url in &self.mysql.replicas.urls {
+                if let Err(error) = dbwire::client::ConnectOptions::from_url(url) {
+                    return Err(ConfigError::invalid(
+                        "db.mysql.replicas.urls",
+                        error.to_string(),
+                    ));
+                }
+            }
+        }
         if self.enabled && self.password.is_empty() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::invalid(
                 "db.listen",
                 "without db.password the database listens on loopback addresses only",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl NodeApiConfig {
+    /// Refuses an unauthenticated node API on a non-loopback address.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.enabled && self.secret.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "node_api.listen",
+                "without node_api.secret the node API listens on loopback addresses only",
             ));
         }
         Ok(())
@@ -637,8 +776,12 @@ enum SettingKind {
     Text,
     /// A TOML number or boolean.
     Scalar,
+    /// A list of strings (in an environment variable: comma-separated, or a TOML array).
+    List,
     /// A table of arbitrary entries, like `php.ini`.
     Map,
+    /// A table of known settings, like `[db.mysql]`.
+    Section,
 }
 
 /// The known settings, taken from the serialized defaults so that it can
@@ -657,12 +800,20 @@ impl Schema {
         self.defaults.contains_key(section)
     }
 
-    /// The kind of `section.key`, or `None` if there is no such setting.
-    fn kind(&self, section: &str, key: &str) -> Option<SettingKind> {
-        let default = self.defaults.get(section)?.as_table()?.get(key)?;
-        Some(match default {
+    /// The kind of the setting at `path` (`["db", "mysql", "url"]`), or `None` if there is
+    /// no such setting.
+    fn kind(&self, path: &[String]) -> Option<SettingKind> {
+        let (last, parents) = path.split_last()?;
+        let mut table = &self.defaults;
+        for parent in parents {
+            table = table.get(parent)?.as_table()?;
+        }
+        Some(match table.get(last)? {
             Value::String(_) => SettingKind::Text,
-            Value::Table(_) => SettingKind::Map,
+            Value::Array(_) => SettingKind::List,
+            // Maps (php.ini) have no entries by default; sections always have settings.
+            Value::Table(entries) if entries.is_empty() => SettingKind::Map,
+            Value::Table(_) => SettingKind::Section,
             _ => SettingKind::Scalar,
         })
     }
@@ -699,33 +850,40 @@ impl Settings {
                 self.insert(vec![section], value, Origin::File(path.to_owned()));
                 continue;
             };
-            for (key, value) in entries {
-                let kind = schema
-                    .kind(&section, &key)
-                    .ok_or_else(|| unknown(format!("{section}.{key}")))?;
-                self.add_file_setting(kind, [section.clone(), key], value, path);
-            }
+            self.add_file_table(schema, &[section], entries, path)?;
         }
         Ok(())
     }
 
-    /// Adds one `section.key` of a file, splitting maps into their entries.
-    fn add_file_setting(
+    /// Adds the settings of the table at `prefix` (a section, or a nested one like
+    /// `db.mysql`), splitting maps into their entries.
+    fn add_file_table(
         &mut self,
-        kind: SettingKind,
-        path: [String; 2],
-        value: Value,
+        schema: &Schema,
+        prefix: &[String],
+        entries: Table,
         file: &Path,
-    ) {
-        match (kind, value) {
-            (SettingKind::Map, Value::Table(entries)) => {
-                for (name, value) in flatten_table(entries) {
-                    let entry_path = vec![path[0].clone(), path[1].clone(), name];
-                    self.insert(entry_path, value, Origin::File(file.to_owned()));
+    ) -> Result<(), ConfigError> {
+        for (key, value) in entries {
+            let path = [prefix, &[key]].concat();
+            let kind = schema.kind(&path).ok_or_else(|| ConfigError::UnknownKey {
+                key: path.join("."),
+                path: file.to_owned(),
+            })?;
+            match (kind, value) {
+                (SettingKind::Map, Value::Table(entries)) => {
+                    for (name, value) in flatten_table(entries) {
+                        let entry_path = [path.as_slice(), &[name]].concat();
+                        self.insert(entry_path, value, Origin::File(file.to_owned()));
+                    }
                 }
+                (SettingKind::Section, Value::Table(entries)) => {
+                    self.add_file_table(schema, &path, entries, file)?;
+                }
+                (_, value) => self.insert(path, value, Origin::File(file.to_owned())),
             }
-            (_, value) => self.insert(path.to_vec(), value, Origin::File(file.to_owned())),
         }
+        Ok(())
     }
 
     /// Adds an `EPHPM_<SECTION>__<KEY>[__<ENTRY>]` variable.
@@ -740,7 +898,8 @@ impl Settings {
         };
         let value = match kind {
             SettingKind::Scalar => parse_scalar(raw),
-            SettingKind::Text | SettingKind::Map => Value::String(raw),
+            SettingKind::List => parse_list(raw),
+            SettingKind::Text | SettingKind::Map | SettingKind::Section => Value::String(raw),
         };
         self.insert(path, value, Origin::Env(name));
         Ok(())
@@ -801,23 +960,52 @@ fn flatten_table(table: Table) -> Vec<(String, Value)> {
     flat
 }
 
-/// The setting path and kind named by an `EPHPM_` variable, if it names one.
+/// The setting path and kind named by an `EPHPM_` variable, if it names one:
+/// `EPHPM_DB__MYSQL__URL` is `db.mysql.url`, `EPHPM_PHP__INI__OPCACHE__JIT` the php.ini
+/// entry `opcache.jit`.
 fn env_setting_path(schema: &Schema, name: &str) -> Option<(Vec<String>, SettingKind)> {
     let name = name.strip_prefix(ENV_PREFIX)?.to_lowercase();
-    let mut parts = name.split(ENV_SEPARATOR);
-    let section = parts.next()?;
-    let key = parts.next()?;
-    let entry: Vec<&str> = parts.collect();
-    let kind = schema.kind(section, key)?;
-    let mut path = vec![section.to_owned(), key.to_owned()];
-    match (kind, entry.is_empty()) {
-        (SettingKind::Map, false) if entry.iter().all(|part| !part.is_empty()) => {
-            path.push(entry.join("."));
-        }
-        (SettingKind::Text | SettingKind::Scalar, true) => {}
-        _ => return None,
+    let parts: Vec<&str> = name.split(ENV_SEPARATOR).collect();
+    if parts.len() < 2 || parts.iter().any(|part| part.is_empty()) {
+        return None;
     }
-    Some((path, kind))
+    let mut path = vec![parts[0].to_owned()];
+    for (index, part) in parts.iter().enumerate().skip(1) {
+        path.push((*part).to_owned());
+        let last = index + 1 == parts.len();
+        match schema.kind(&path)? {
+            SettingKind::Section if !last => continue,
+            SettingKind::Map if !last => {
+                path.push(parts[index + 1..].join("."));
+                return Some((path, SettingKind::Map));
+            }
+            kind @ (SettingKind::Text | SettingKind::Scalar | SettingKind::List) if last => {
+                return Some((path, kind));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Parses an environment value as a list: a TOML array of strings (`["a", "b"]`) or
+/// comma-separated items.
+fn parse_list(raw: String) -> Value {
+    if raw.trim_start().starts_with('[') {
+        if let Ok(value @ Value::Array(_)) =
+            Value::deserialize(toml::de::ValueDeserializer::new(&raw))
+        {
+            return value;
+        }
+        return Value::String(raw);
+    }
+    Value::Array(
+        raw.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| Value::String(item.to_owned()))
+            .collect(),
+    )
 }
 
 /// Parses an environment value as a TOML number or boolean, falling back to
@@ -1411,6 +1599,60 @@ mod tests {
         );
         assert_eq!(config.log.level, "trace");
         assert_eq!(config.log.access_log, "123");
+    }
+
+    #[test]
+    fn nested_db_mysql_tables_come_from_files_and_env() {
+        let config = load_text(
+            "[db.mysql]\nurl = \"mysql://app:pw@10.0.0.1/shop\"\nmax_connections = 7\n\
+             [db.mysql.replicas]\nurls = [\"mysql://app:pw@10.0.0.2/shop\"]\n\
+             sticky_after_write = \"250ms\"\n",
+            &[
+                ("EPHPM_DB__MYSQL__MIN_CONNECTIONS", "3"),
+                ("EPHPM_DB__MYSQL__REPLICAS__READ_WRITE_SPLIT", "false"),
+            ],
+        )
+        .unwrap();
+        let mysql = &config.db.mysql;
+        assert_eq!(mysql.url, "mysql://app:pw@10.0.0.1/shop");
+        assert_eq!((mysql.min_connections, mysql.max_connections), (3, 7));
+        assert_eq!(mysql.replicas.urls, ["mysql://app:pw@10.0.0.2/shop"]);
+        assert!(!mysql.replicas.read_write_split);
+        assert_eq!(
+            mysql.replicas.sticky_after_write,
+            Timeout(Duration::from_millis(250))
+        );
+
+        let urls = "mysql://a@h1/db, mysql://a@h2/db";
+        let config = load_text("", &[("EPHPM_DB__MYSQL__REPLICAS__URLS", urls)]).unwrap();
+        assert_eq!(
+            config.db.mysql.replicas.urls,
+            ["mysql://a@h1/db", "mysql://a@h2/db"]
+        );
+        let array = "[\"mysql://a@h3/db\"]";
+        let config = load_text("", &[("EPHPM_DB__MYSQL__REPLICAS__URLS", array)]).unwrap();
+        assert_eq!(config.db.mysql.replicas.urls, ["mysql://a@h3/db"]);
+    }
+
+    #[test]
+    fn nested_tables_reject_unknown_keys_and_bad_urls() {
+        let err = load_text("[db.mysql.replicas]\nurl = \"x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("db.mysql.replicas.url"), "{err}");
+        let err = load_text("", &[("EPHPM_DB__MYSQL__NOPE", "1")]).unwrap_err();
+        assert!(err.to_string().contains("EPHPM_DB__MYSQL__NOPE"), "{err}");
+        let err = load_text("[db.mysql]\nurl = \"postgres://x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("db.mysql.url"), "{err}");
+    }
+
+    #[test]
+    fn node_api_without_a_secret_stays_on_loopback() {
+        let err = load_text("[node_api]\nlisten = \"0.0.0.0:9090\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("node_api.listen"), "{err}");
+        load_text(
+            "[node_api]\nlisten = \"0.0.0.0:9090\"\nsecret = \"s\"\n",
+            &[],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -1,28 +1,36 @@
 //! The built-in database: dbwire's MySQL-protocol server over embedded SQLite, started by
-//! `ephpm serve` so PHP apps get a database with no setup.
+//! `ephpm serve` so PHP apps get a database with no setup, or the same server as a proxy to
+//! a real MySQL/MariaDB primary and its replicas (`[db.mysql]`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use dbwire::client::ConnectOptions;
+use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
 use dbwire::server::{self, ServerConfig, StopHandle};
 use dbwire::sqlite::{SqliteBackend, SqliteConfig};
+use dbwire::Backend;
 
 use crate::config::DbConfig;
 
 /// The running database listener.
 pub struct Database {
-    address: SocketAddr,
     stop: StopHandle,
     thread: JoinHandle<()>,
+    proxy: Option<Arc<ProxyBackend>>,
 }
 
-impl Database {
-    /// Binds the listener and starts serving on a background thread.
-    pub fn start(config: &DbConfig) -> anyhow::Result<Database> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating db.data_dir {}", config.data_dir.display()))?;
+/// The database listener, bound but not serving yet.
+pub struct BoundDatabase {
+    listener: TcpListener,
+    address: SocketAddr,
+}
+
+impl BoundDatabase {
+    /// Binds `db.listen`.
+    pub fn bind(config: &DbConfig) -> anyhow::Result<BoundDatabase> {
         let listener = TcpListener::bind(config.listen).with_context(|| {
             format!(
                 "binding the database listener to {} (change db.listen, or set db.enabled = false \
@@ -31,33 +39,7 @@ impl Database {
             )
         })?;
         let address = listener.local_addr()?;
-        let backend = Arc::new(
-            SqliteBackend::new(sqlite_config(config))
-                .map_err(|err| anyhow::anyhow!("opening the SQLite databases: {err}"))?,
-        );
-        let stop = StopHandle::new();
-        let thread = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("db-accept".into())
-                .spawn(move || {
-                    if let Err(err) =
-                        server::serve(listener, backend, ServerConfig::default(), stop)
-                    {
-                        log::error!("database listener stopped: {err}");
-                    }
-                })
-                .context("starting the database thread")?
-        };
-        log::info!(
-            "database: MySQL protocol on {address}, SQLite files in {}",
-            config.data_dir.display()
-        );
-        Ok(Database {
-            address,
-            stop,
-            thread,
-        })
+        Ok(BoundDatabase { listener, address })
     }
 
     /// The address the listener is bound to.
@@ -65,11 +47,150 @@ impl Database {
         self.address
     }
 
+    /// Starts serving on background threads: a proxy to `db.mysql.url` when one is set,
+    /// else the embedded SQLite databases.
+    pub fn start(self, config: &DbConfig) -> anyhow::Result<Database> {
+        let BoundDatabase { listener, address } = self;
+        let stop = StopHandle::new();
+        if config.mysql.url.is_empty() {
+            let backend = Arc::new(open_sqlite(config)?);
+            let thread = spawn_listener(listener, backend, server_config(config), stop.clone())?;
+            log::info!(
+                "database: MySQL protocol on {address}, SQLite files in {}",
+                config.data_dir.display()
+            );
+            return Ok(Database {
+                stop,
+                thread,
+                proxy: None,
+            });
+        }
+        let proxy_config = proxy_config(config)?;
+        let upstreams = upstream_list(&proxy_config);
+        let backend = Arc::new(
+            ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
+        );
+        let thread = spawn_listener(
+            listener,
+            Arc::clone(&backend),
+            server_config(config),
+            stop.clone(),
+        )?;
+        log::info!("database: MySQL protocol on {address}, proxying to {upstreams}");
+        Ok(Database {
+            stop,
+            thread,
+            proxy: Some(backend),
+        })
+    }
+}
+
+impl Database {
+    /// The proxy backend, when the listener proxies to MySQL (for the node API).
+    pub fn proxy(&self) -> Option<Arc<ProxyBackend>> {
+        self.proxy.clone()
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub fn stop(self) {
         self.stop.stop();
         let _ = self.thread.join();
+        if let Some(proxy) = self.proxy {
+            proxy.shutdown();
+        }
     }
+}
+
+fn open_sqlite(config: &DbConfig) -> anyhow::Result<SqliteBackend> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating db.data_dir {}", config.data_dir.display()))?;
+    SqliteBackend::new(sqlite_config(config))
+        .map_err(|err| anyhow::anyhow!("opening the SQLite databases: {err}"))
+}
+
+/// The listener's limits: MySQL's defaults with `db.max_connections`.
+fn server_config(config: &DbConfig) -> ServerConfig {
+    ServerConfig {
+        max_connections: config.max_connections,
+        ..ServerConfig::default()
+    }
+}
+
+fn spawn_listener<B: Backend>(
+    listener: TcpListener,
+    backend: Arc<B>,
+    server_config: ServerConfig,
+    stop: StopHandle,
+) -> anyhow::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("db-accept".into())
+        .spawn(move || {
+            if let Err(err) = server::serve(listener, backend, server_config, stop) {
+                log::error!("database listener stopped: {err}");
+            }
+        })
+        .context("starting the database thread")
+}
+
+/// The proxy's settings from `[db]` and `[db.mysql]` (URLs were checked by config validation).
+fn proxy_config(config: &DbConfig) -> anyhow::Result<ProxyConfig> {
+    let mysql = &config.mysql;
+    let parse = |url: &str, key: &str| {
+        ConnectOptions::from_url(url).map_err(|err| anyhow::anyhow!("config: {key}: {err}"))
+    };
+    let primary = parse(&mysql.url, "db.mysql.url")?;
+    let replicas = mysql
+        .replicas
+        .urls
+        .iter()
+        .map(|url| parse(url, "db.mysql.replicas.urls"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut users = vec![(primary.user.clone(), primary.password.clone())];
+    if config.username != "root" || !config.password.is_empty() {
+        users.push((config.username.clone(), config.password.clone()));
+    }
+    let replicas_config = &mysql.replicas;
+    Ok(ProxyConfig {
+        primary,
+        replicas,
+        pool: PoolConfig {
+            min_connections: mysql.min_connections.min(mysql.max_connections),
+            max_connections: mysql.max_connections,
+            idle_timeout: mysql.idle_timeout.0,
+            max_lifetime: mysql.max_lifetime.0,
+            health_check_interval: mysql.health_check_interval.0,
+            acquire_timeout: mysql.acquire_timeout.0,
+            connect_timeout: mysql.connect_timeout.0,
+            ..PoolConfig::default()
+        },
+        routing: RoutingConfig {
+            read_write_split: replicas_config.read_write_split,
+            sticky_after_write: replicas_config.sticky_after_write.0,
+            max_replica_lag: (!replicas_config.max_replica_lag.0.is_zero())
+                .then_some(replicas_config.max_replica_lag.0),
+            lag_check_interval: replicas_config.lag_check_interval.0,
+        },
+        stats: StatsConfig {
+            slow_query_threshold: mysql.slow_query_threshold.0,
+            slow_log_entries: mysql.slow_log_entries,
+            max_digests: mysql.max_digests,
+        },
+        users,
+    })
+}
+
+/// "primary 10.0.0.1:3306, replicas 10.0.0.2:3306" for the start-up log.
+fn upstream_list(config: &ProxyConfig) -> String {
+    let mut text = format!("primary {}", config.primary.address());
+    if !config.replicas.is_empty() {
+        let replicas: Vec<String> = config
+            .replicas
+            .iter()
+            .map(ConnectOptions::address)
+            .collect();
+        text.push_str(&format!(", replicas {}", replicas.join(", ")));
+    }
+    text
 }
 
 fn sqlite_config(config: &DbConfig) -> SqliteConfig {
@@ -81,21 +202,31 @@ fn sqlite_config(config: &DbConfig) -> SqliteConfig {
     sqlite
 }
 
-/// The variables PHP apps read to find their database (Laravel's `DB_*`, `DATABASE_URL`).
+/// The variables PHP apps read to find their database (Laravel's `DB_*`, `DATABASE_URL`):
+/// the listener's address, with the proxied server's credentials and database in proxy mode.
 pub fn php_environment(config: &DbConfig, address: SocketAddr) -> Vec<(String, String)> {
+    let (user, password, database) = match ConnectOptions::from_url(&config.mysql.url) {
+        Ok(upstream) if !config.mysql.url.is_empty() => (
+            upstream.user,
+            upstream.password,
+            upstream.database.unwrap_or_else(|| config.database.clone()),
+        ),
+        _ => (
+            config.username.clone(),
+            config.password.clone(),
+            config.database.clone(),
+        ),
+    };
     let host = address.ip().to_string();
     let port = address.port().to_string();
-    let url = format!(
-        "mysql://{}:{}@{host}:{port}/{}",
-        config.username, config.password, config.database
-    );
+    let url = format!("mysql://{user}:{password}@{host}:{port}/{database}");
     vec![
         ("DB_CONNECTION".into(), "mysql".into()),
         ("DB_HOST".into(), host),
         ("DB_PORT".into(), port),
-        ("DB_DATABASE".into(), config.database.clone()),
-        ("DB_USERNAME".into(), config.username.clone()),
-        ("DB_PASSWORD".into(), config.password.clone()),
+        ("DB_DATABASE".into(), database),
+        ("DB_USERNAME".into(), user),
+        ("DB_PASSWORD".into(), password),
         ("DATABASE_URL".into(), url),
     ]
 }

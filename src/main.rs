@@ -10,6 +10,7 @@ mod db;
 mod http;
 mod kvstore;
 mod logging;
+mod node_api;
 mod php;
 mod router;
 mod server;

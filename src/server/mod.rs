@@ -14,8 +14,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
-use crate::db::{self, Database};
+use crate::db::{self, BoundDatabase, Database};
 use crate::kvstore;
+use crate::node_api::{self, NodeApi};
 use crate::php::{self, PhpPool};
 use crate::router::DocRoot;
 use shutdown::StopFlag;
@@ -30,6 +31,17 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .kv
         .enabled
         .then(|| kvstore::open_store(&config.kv))
+        .transpose()?;
+    let node_api = config
+        .node_api
+        .enabled
+        .then(|| {
+            let sources = node_api::Sources {
+                proxy: database.as_ref().and_then(Database::proxy),
+                kv: store.clone(),
+            };
+            NodeApi::start(&config.node_api, sources)
+        })
         .transpose()?;
     let engine = php::start_server_engine(&config, store.clone().map(kvstore::host_functions))?;
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
@@ -98,6 +110,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(store) = &store {
         kvstore::save_at_shutdown(store);
     }
+    if let Some(node_api) = node_api {
+        node_api.stop();
+    }
     if let Some(database) = database {
         database.stop();
     }
@@ -111,13 +126,13 @@ fn start_database(config: &Config) -> anyhow::Result<Option<Database>> {
     if !config.db.enabled {
         return Ok(None);
     }
-    let database = Database::start(&config.db)?;
+    let bound = BoundDatabase::bind(&config.db)?;
     if config.db.inject_env {
-        for (name, value) in db::php_environment(&config.db, database.address()) {
+        for (name, value) in db::php_environment(&config.db, bound.address()) {
             std::env::set_var(name, value);
         }
     }
-    Ok(Some(database))
+    Ok(Some(bound.start(&config.db)?))
 }
 
 fn wait_until_listening(

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod mariadb;
+
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a stopped server may take to exit.
@@ -131,6 +133,7 @@ pub struct Server {
     addr: SocketAddr,
     db_port: u16,
     kv_port: u16,
+    node_api_port: u16,
 }
 
 impl Server {
@@ -158,7 +161,7 @@ impl Server {
                 fs::remove_file(&path).expect("removing a fixture file");
             }
         }
-        let [port, db_port, kv_port] = free_ports();
+        let [port, db_port, kv_port, node_api_port] = free_ports();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         if let Some(setup) = options.setup {
             setup(&docroot, db_port);
@@ -188,6 +191,10 @@ impl Server {
         // (the default `.ephpm/data` below the working directory).
         command.env("EPHPM_DB__LISTEN", format!("127.0.0.1:{db_port}"));
         command.env("EPHPM_KV__LISTEN", format!("127.0.0.1:{kv_port}"));
+        command.env(
+            "EPHPM_NODE_API__LISTEN",
+            format!("127.0.0.1:{node_api_port}"),
+        );
         command.envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let stdout = fs::File::create(dir.path().join("stdout.log")).expect("creating stdout.log");
         let stderr = fs::File::create(dir.path().join("stderr.log")).expect("creating stderr.log");
@@ -205,9 +212,15 @@ impl Server {
             addr,
             db_port,
             kv_port,
+            node_api_port,
         };
         server.wait_until_ready();
         server
+    }
+
+    /// The port of the server's node API (`/metrics`, `/api/...`).
+    pub fn node_api_port(&self) -> u16 {
+        self.node_api_port
     }
 
     /// The port of the server's built-in Redis-compatible store.

@@ -1,0 +1,266 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4).
+
+use std::fmt::Write as _;
+
+use dbwire::proxy::{PoolSnapshot, ProxyBackend};
+
+use super::Sources;
+
+/// A per-pool metric: name, help, and how to read it from a snapshot.
+type PoolMetric = (&'static str, &'static str, fn(&PoolSnapshot) -> f64);
+
+/// Builds the exposition: one `# HELP` / `# TYPE` pair per family, then its samples.
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut Self {
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        self
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (index, (label, raw)) in labels.iter().enumerate() {
+                if index > 0 {
+                    self.text.push(',');
+                }
+                let escaped = raw
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.text, "{label}=\"{escaped}\"");
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+
+    /// A family with a single unlabeled sample.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help).sample(name, &[], value);
+    }
+}
+
+/// Every metric of the node.
+pub(super) fn render(sources: &Sources) -> String {
+    let mut out = Exposition {
+        text: String::new(),
+    };
+    out.single("ephpm_up", "gauge", "1 while the node serves.", 1);
+    if let Some(proxy) = &sources.proxy {
+        render_proxy(&mut out, proxy);
+    }
+    if let Some(store) = &sources.kv {
+        render_kv(&mut out, store);
+    }
+    out.text
+}
+
+fn render_proxy(out: &mut Exposition, proxy: &ProxyBackend) {
+    let totals = proxy.stats().totals();
+    let by_hostgroup = [
+        (
+            "0",
+            totals.primary_queries,
+            totals.primary_errors,
+            totals.primary_micros,
+        ),
+        (
+            "1",
+            totals.replica_queries,
+            totals.replica_errors,
+            totals.replica_micros,
+        ),
+    ];
+    let queries = "ephpm_db_queries_total";
+    out.family(
+        queries,
+        "counter",
+        "Statements proxied, by hostgroup (0 primary, 1 replicas).",
+    );
+    for (hostgroup, count, _, _) in by_hostgroup {
+        out.sample(queries, &[("hostgroup", hostgroup)], count);
+    }
+    let errors = "ephpm_db_query_errors_total";
+    out.family(errors, "counter", "Statements that failed, by hostgroup.");
+    for (hostgroup, _, count, _) in by_hostgroup {
+        out.sample(errors, &[("hostgroup", hostgroup)], count);
+    }
+    let seconds = "ephpm_db_query_seconds_total";
+    out.family(
+        seconds,
+        "counter",
+        "Time spent in proxied statements, by hostgroup.",
+    );
+    for (hostgroup, _, _, micros) in by_hostgroup {
+        out.sample(seconds, &[("hostgroup", hostgroup)], micros as f64 / 1e6);
+    }
+    out.single(
+        "ephpm_db_slow_queries_total",
+        "counter",
+        "Statements over db.mysql.slow_query_threshold.",
+        totals.slow_queries,
+    );
+    out.single(
+        "ephpm_db_digests",
+        "gauge",
+        "Distinct query digests tracked.",
+        totals.digests,
+    );
+    render_pools(out, proxy);
+}
+
+fn render_pools(out: &mut Exposition, proxy: &ProxyBackend) {
+    let pools = proxy.pools();
+    let gauges: [PoolMetric; 6] = [
+        ("ephpm_db_backend_up", "1 if the upstream answers.", |p| {
+            f64::from(u8::from(p.up))
+        }),
+        (
+            "ephpm_db_pool_connections",
+            "Backend connections open.",
+            |p| p.total as f64,
+        ),
+        (
+            "ephpm_db_pool_idle_connections",
+            "Backend connections idle.",
+            |p| p.idle as f64,
+        ),
+        (
+            "ephpm_db_pool_active_connections",
+            "Backend connections lent to sessions.",
+            |p| p.active as f64,
+        ),
+        (
+            "ephpm_db_pool_waiting",
+            "Statements waiting for a backend connection.",
+            |p| p.waiting as f64,
+        ),
+        (
+            "ephpm_db_pool_max_connections",
+            "Configured pool maximum.",
+            |p| p.max_connections as f64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        for pool in &pools {
+            let labels = [("backend", pool.address.as_str()), ("role", pool.role)];
+            out.sample(name, &labels, value(pool));
+        }
+    }
+    let counters: [PoolMetric; 5] = [
+        (
+            "ephpm_db_pool_connects_total",
+            "Backend connections opened.",
+            |p| p.connects as f64,
+        ),
+        (
+            "ephpm_db_pool_connect_errors_total",
+            "Failed backend connects.",
+            |p| p.connect_errors as f64,
+        ),
+        (
+            "ephpm_db_pool_wait_timeouts_total",
+            "Statements that found no free connection.",
+            |p| p.wait_timeouts as f64,
+        ),
+        (
+            "ephpm_db_pool_wait_seconds_total",
+            "Time statements waited for a connection.",
+            |p| p.wait_micros as f64 / 1e6,
+        ),
+        (
+            "ephpm_db_pool_discarded_total",
+            "Connections closed broken or dirty.",
+            |p| p.discarded as f64,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        for pool in &pools {
+            let labels = [("backend", pool.address.as_str()), ("role", pool.role)];
+            out.sample(name, &labels, value(pool));
+        }
+    }
+    let replicas = proxy.replicas();
+    if replicas.is_empty() {
+        return;
+    }
+    let rotation = "ephpm_db_replica_in_rotation";
+    out.family(rotation, "gauge", "1 while reads go to the replica.");
+    for replica in &replicas {
+        let labels = [("backend", replica.address.as_str())];
+        out.sample(rotation, &labels, u8::from(replica.in_rotation));
+    }
+    let lag = "ephpm_db_replica_lag_seconds";
+    out.family(
+        lag,
+        "gauge",
+        "Seconds the replica is behind (absent when not replicating).",
+    );
+    for replica in &replicas {
+        if let Some(seconds) = replica.lag_seconds {
+            out.sample(lag, &[("backend", replica.address.as_str())], seconds);
+        }
+    }
+}
+
+fn render_kv(out: &mut Exposition, store: &kv::Store) {
+    let stats = store.stats();
+    let keys: usize = stats.dbs.iter().map(|db| db.keys).sum();
+    out.single("ephpm_kv_keys", "gauge", "Keys in the KV store.", keys);
+    out.single(
+        "ephpm_kv_used_memory_bytes",
+        "gauge",
+        "Accounted bytes of KV entries.",
+        stats.used_memory,
+    );
+    out.single(
+        "ephpm_kv_hits_total",
+        "counter",
+        "KV reads that found their key.",
+        stats.keyspace_hits,
+    );
+    out.single(
+        "ephpm_kv_misses_total",
+        "counter",
+        "KV reads that did not.",
+        stats.keyspace_misses,
+    );
+    out.single(
+        "ephpm_kv_evicted_keys_total",
+        "counter",
+        "Keys evicted by maxmemory.",
+        stats.evicted_keys,
+    );
+    out.single(
+        "ephpm_kv_commands_total",
+        "counter",
+        "KV commands executed.",
+        stats.total_commands_processed,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_families_typed() {
+        let mut out = Exposition {
+            text: String::new(),
+        };
+        out.family("m", "gauge", "help")
+            .sample("m", &[("l", "a\"b\\c")], 2);
+        assert_eq!(
+            out.text,
+            "# HELP m help\n# TYPE m gauge\nm{l=\"a\\\"b\\\\c\"} 2\n"
+        );
+        assert!(render(&Sources::default()).contains("ephpm_up 1"));
+    }
+}
