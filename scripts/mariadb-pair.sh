@@ -216,10 +216,23 @@ install_datadirs() {
   for node in "${missing[@]}"; do
     rm -rf "${PAIR_DIR:?}/$node"
   done
-  mariadb-install-db --no-defaults --user=root --datadir="$PAIR_DIR/${missing[0]}" \
-    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
-    "${extra[@]}" >"$PAIR_DIR/install.log" 2>&1 ||
-    { tail -n 30 "$PAIR_DIR/install.log" >&2; die "mariadb-install-db failed (see $PAIR_DIR/install.log)"; }
+  # The bootstrap server has been seen to fail once in a while on a loaded machine; a second
+  # attempt on a clean datadir succeeds.
+  local attempt
+  for attempt in 1 2 3; do
+    if mariadb-install-db --no-defaults --user=root --datadir="$PAIR_DIR/${missing[0]}" \
+      --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+      "${extra[@]}" >"$PAIR_DIR/install.log" 2>&1; then
+      break
+    fi
+    if [ "$attempt" -eq 3 ]; then
+      tail -n 30 "$PAIR_DIR/install.log" >&2
+      die "mariadb-install-db failed (see $PAIR_DIR/install.log)"
+    fi
+    echo "mariadb-install-db failed (attempt $attempt), retrying" >&2
+    rm -rf "${PAIR_DIR:?}/${missing[0]}"
+    sleep 1
+  done
   if [ ${#missing[@]} -eq 2 ]; then
     cp -a "$PAIR_DIR/primary" "$PAIR_DIR/replica"
   fi

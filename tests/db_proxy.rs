@@ -209,6 +209,22 @@ fn php_clients_routing_transactions_and_node_api() {
         node_api(&server, "/api/db/slow")
     );
 
+    // A login naming a database the primary lacks fails at connect time, like MySQL.
+    let mut command = Command::new("mysql");
+    command.args([
+        "--no-defaults",
+        "-h127.0.0.1",
+        &format!("-P{}", server.db_port()),
+        &format!("-u{MARIADB_USER}"),
+        &format!("-p{MARIADB_PASSWORD}"),
+        "nosuchdb",
+        "-e",
+        "SELECT 1",
+    ]);
+    let missing = run_with_timeout(&mut command, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("ERROR 1049"), "{stderr}");
+
     // Pool and Prometheus views.
     let pool = node_api(&server, "/api/db/pool");
     assert_eq!(pool["pools"][0]["role"], "primary");

@@ -17,6 +17,7 @@ mod session;
 pub mod stats;
 pub mod upstreams;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -39,6 +40,9 @@ struct Shared {
     upstreams: Arc<Upstreams>,
     stats: Arc<QueryStats>,
     explainer: Explainer,
+    /// Schemas a login has named that the primary accepted, so later logins naming them
+    /// need no check.
+    known_schemas: Mutex<HashSet<String>>,
 }
 
 /// The proxy [`Backend`]: hand it to [`crate::server::serve`].
@@ -86,6 +90,7 @@ impl ProxyBackend {
                 upstreams,
                 stats,
                 explainer,
+                known_schemas: Mutex::new(HashSet::new()),
             }),
             users,
             stop,
@@ -152,14 +157,48 @@ impl Backend for ProxyBackend {
         database: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<ProxySession, DbError> {
-        let schema = database
-            .or_else(|| self.shared.upstreams.primary().default_database())
-            .map(str::to_owned);
+        let default = self.shared.upstreams.primary().default_database();
+        if let Some(database) = database.filter(|&named| Some(named) != default) {
+            self.check_schema(database)?;
+        }
+        let schema = database.or(default).map(str::to_owned);
         Ok(ProxySession::new(
             Arc::clone(&self.shared),
             user,
             schema,
             client,
         ))
+    }
+}
+
+impl ProxyBackend {
+    /// Fails a login that names a database the primary does not have (ERR 1049, as MySQL
+    /// answers at connect time). Each name is checked once; the upstream URL's database is
+    /// taken as given.
+    fn check_schema(&self, database: &str) -> Result<(), DbError> {
+        if self.known_schemas().contains(database) {
+            return Ok(());
+        }
+        let mut connection = self.shared.upstreams.primary().acquire()?;
+        match connection.align(Some(database), &[]) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(error) => {
+                return Err(DbError::new(
+                    crate::protocol::constants::errors::SERVER_LOST,
+                    "08S01",
+                    format!("ePHPm proxy: lost the connection to the database: {error}"),
+                ))
+            }
+        }
+        self.known_schemas().insert(database.to_owned());
+        Ok(())
+    }
+
+    fn known_schemas(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.shared
+            .known_schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

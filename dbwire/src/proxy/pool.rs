@@ -166,9 +166,11 @@ impl Pool {
     pub fn acquire(self: &Arc<Pool>) -> Result<PooledConnection, DbError> {
         let started = Instant::now();
         let deadline = started + self.config.acquire_timeout;
+        // Declared before the guard, so expired connections close after it is released.
+        let mut retired = Vec::new();
         let mut state = self.lock_state();
         loop {
-            if let Some(connection) = self.take_idle(&mut state) {
+            if let Some(connection) = self.take_idle(&mut state, &mut retired) {
                 return Ok(self.lend(connection, started));
             }
             if state.open < self.config.max_connections {
@@ -303,12 +305,19 @@ impl Pool {
         self.returned.notify_all();
     }
 
-    fn take_idle(&self, state: &mut PoolState) -> Option<BackendConnection> {
+    /// The most recently used idle connection within its lifetime; older ones go to
+    /// `retired`, to be closed once the lock is released.
+    fn take_idle(
+        &self,
+        state: &mut PoolState,
+        retired: &mut Vec<BackendConnection>,
+    ) -> Option<BackendConnection> {
         while let Some(connection) = state.idle.pop() {
             if connection.age() < self.config.max_lifetime {
                 return Some(connection);
             }
             state.open -= 1;
+            retired.push(connection);
         }
         None
     }

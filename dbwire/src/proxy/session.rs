@@ -125,7 +125,10 @@ impl ProxySession {
                 self.keep_or_release(connection);
                 Err(error)
             }
-            Err(error) => Err(lost(&error)),
+            Err(error) => {
+                self.connection_lost();
+                Err(lost(&error))
+            }
         }
     }
 
