@@ -7,6 +7,8 @@
 
 pub mod backend;
 pub mod client;
+#[cfg(test)]
+mod noise;
 pub mod protocol;
 pub mod proxy;
 pub mod server;

@@ -5,16 +5,13 @@
 mod sqlite_support;
 mod support;
 
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-
 use dbwire::backend::{charsets, column_flags};
 use dbwire::client::{ClientError, ConnectOptions, Connection, ServerStatement};
 use dbwire::protocol::auth::AuthPlugin;
 use dbwire::protocol::constants::{status, SERVER_VERSION};
-use dbwire::server::{serve, ServerConfig, StopHandle};
+use dbwire::server::ServerConfig;
 use dbwire::{ColumnType, DbError, QueryResult, Value};
+use sqlite_support::SqliteServer;
 use support::memory::{big_byte, typed_columns, typed_rows, BIG_LEN};
 use support::TestServer;
 
@@ -405,44 +402,9 @@ fn urls_reach_the_server() {
     );
 }
 
-/// A server over the SQLite backend (user `root` without password); stopped when dropped.
-struct SqliteServer {
-    port: u16,
-    stop: StopHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-    _fixture: sqlite_support::Fixture,
-}
-
-impl SqliteServer {
-    fn start() -> SqliteServer {
-        let fixture = sqlite_support::Fixture::new();
-        let backend = Arc::new(fixture.backend.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = StopHandle::new();
-        let handle = stop.clone();
-        let thread =
-            thread::spawn(move || serve(listener, backend, ServerConfig::default(), handle));
-        SqliteServer {
-            port,
-            stop,
-            thread: Some(thread),
-            _fixture: fixture,
-        }
-    }
-
-    fn connect(&self) -> Connection {
-        Connection::connect(&options(self.port, "root", "", Some("shop"))).unwrap()
-    }
-}
-
-impl Drop for SqliteServer {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A client of `server` as root on database `shop`.
+fn connect_sqlite(server: &SqliteServer) -> Connection {
+    Connection::connect(&options(server.port(), "root", "", Some("shop"))).unwrap()
 }
 
 const ITEMS: &str = "CREATE TABLE items (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
@@ -451,7 +413,7 @@ const ITEMS: &str = "CREATE TABLE items (id INT NOT NULL AUTO_INCREMENT PRIMARY 
 #[test]
 fn sqlite_text_queries_multi_statements_and_errors() {
     let server = SqliteServer::start();
-    let mut connection = server.connect();
+    let mut connection = connect_sqlite(&server);
     query_one(&mut connection, ITEMS);
     let results = connection
         .query(
@@ -517,7 +479,7 @@ fn sqlite_text_queries_multi_statements_and_errors() {
 #[test]
 fn sqlite_prepared_statements_round_trip_dates_and_nulls() {
     let server = SqliteServer::start();
-    let mut connection = server.connect();
+    let mut connection = connect_sqlite(&server);
     query_one(&mut connection, ITEMS);
     let insert = prepare(
         &mut connection,

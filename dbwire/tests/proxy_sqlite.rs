@@ -6,51 +6,18 @@ mod sqlite_support;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use dbwire::client::{ConnectOptions, Connection};
 use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
-use dbwire::server::{serve, ServerConfig, StopHandle};
-use dbwire::{Backend, QueryResult, Value};
-
-/// A dbwire server for `backend` on a free loopback port; stopped when dropped.
-struct Listener {
-    port: u16,
-    stop: StopHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Listener {
-    fn start<B: Backend>(backend: Arc<B>) -> Listener {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = StopHandle::new();
-        let handle = stop.clone();
-        let thread =
-            thread::spawn(move || serve(listener, backend, ServerConfig::default(), handle));
-        Listener {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+use dbwire::{QueryResult, Value};
+use sqlite_support::BackendServer;
 
 /// An upstream over SQLite, and the proxy in front of it.
 struct Stack {
     proxy: Arc<ProxyBackend>,
-    front: Listener,
-    _upstream: Listener,
+    front: BackendServer,
+    _upstream: BackendServer,
     _fixture: sqlite_support::Fixture,
 }
 
@@ -74,9 +41,9 @@ fn config(primary: ConnectOptions, pool: PoolConfig) -> ProxyConfig {
 impl Stack {
     fn start(pool: PoolConfig) -> Stack {
         let fixture = sqlite_support::Fixture::new();
-        let upstream = Listener::start(Arc::new(fixture.backend.clone()));
+        let upstream = BackendServer::start(Arc::new(fixture.backend.clone()));
         let proxy = Arc::new(ProxyBackend::start(config(options(upstream.port), pool)).unwrap());
-        let front = Listener::start(Arc::clone(&proxy));
+        let front = BackendServer::start(Arc::clone(&proxy));
         Stack {
             proxy,
             front,
@@ -187,7 +154,7 @@ fn an_unreachable_upstream_fails_fast_with_1429() {
         ..PoolConfig::default()
     };
     let proxy = Arc::new(ProxyBackend::start(config(options(port), pool)).unwrap());
-    let front = Listener::start(Arc::clone(&proxy));
+    let front = BackendServer::start(Arc::clone(&proxy));
     let mut options = ConnectOptions::new("127.0.0.1", front.port, "app", "secret");
     options.database = Some("shop".into());
     let mut client = Connection::connect(&options).unwrap();

@@ -6,56 +6,24 @@
 mod php;
 mod sqlite_support;
 
-use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
-use dbwire::server::{serve, ServerConfig, StopHandle};
+use sqlite_support::SqliteServer;
 
-/// A MySQL server on a free loopback port, serving a SQLite backend; stopped when dropped.
-struct SqliteServer {
-    port: u16,
-    stop: StopHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-    _fixture: sqlite_support::Fixture,
+/// The `mysql` command-line client against a server.
+trait MysqlCli {
+    /// Runs `sql` with the `mysql` client in batch mode on database `shop`.
+    fn mysql(&self, sql: &str) -> Output;
 }
 
-impl SqliteServer {
-    fn start() -> SqliteServer {
-        let fixture = sqlite_support::Fixture::new();
-        let backend = Arc::new(fixture.backend.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = StopHandle::new();
-        let handle = stop.clone();
-        let thread =
-            thread::spawn(move || serve(listener, backend, ServerConfig::default(), handle));
-        SqliteServer {
-            port,
-            stop,
-            thread: Some(thread),
-            _fixture: fixture,
-        }
-    }
-
-    /// Runs `sql` with the `mysql` client in batch mode on database `shop`.
+impl MysqlCli for SqliteServer {
     fn mysql(&self, sql: &str) -> Output {
         Command::new("mysql")
             .args(["--protocol=TCP", "-h", "127.0.0.1", "-u", "root", "--batch"])
-            .arg(format!("--port={}", self.port))
+            .arg(format!("--port={}", self.port()))
             .args(["-D", "shop", "-e", sql])
             .output()
             .expect("the `mysql` client is not installed (apt-get install mariadb-client)")
-    }
-}
-
-impl Drop for SqliteServer {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -95,7 +63,7 @@ fn the_mysql_client_works_against_sqlite() {
 }
 
 fn run_php(server: &SqliteServer, body: &str) {
-    php::run_php("", body, server.port);
+    php::run_php("", body, server.port());
 }
 
 #[test]

@@ -146,13 +146,7 @@ fn render_pools(out: &mut Exposition, proxy: &ProxyBackend) {
             |p| p.max_connections as f64,
         ),
     ];
-    for (name, help, value) in gauges {
-        out.family(name, "gauge", help);
-        for pool in &pools {
-            let labels = [("backend", pool.address.as_str()), ("role", pool.role)];
-            out.sample(name, &labels, value(pool));
-        }
-    }
+    render_pool_families(out, "gauge", &gauges, &pools);
     let counters: [PoolMetric; 5] = [
         (
             "ephpm_db_pool_connects_total",
@@ -180,13 +174,7 @@ fn render_pools(out: &mut Exposition, proxy: &ProxyBackend) {
             |p| p.discarded as f64,
         ),
     ];
-    for (name, help, value) in counters {
-        out.family(name, "counter", help);
-        for pool in &pools {
-            let labels = [("backend", pool.address.as_str()), ("role", pool.role)];
-            out.sample(name, &labels, value(pool));
-        }
-    }
+    render_pool_families(out, "counter", &counters, &pools);
     let replicas = proxy.replicas();
     if replicas.is_empty() {
         return;
@@ -206,6 +194,22 @@ fn render_pools(out: &mut Exposition, proxy: &ProxyBackend) {
     for replica in &replicas {
         if let Some(seconds) = replica.lag_seconds {
             out.sample(lag, &[("backend", replica.address.as_str())], seconds);
+        }
+    }
+}
+
+/// One family per metric, one sample per pool.
+fn render_pool_families(
+    out: &mut Exposition,
+    kind: &str,
+    metrics: &[PoolMetric],
+    pools: &[PoolSnapshot],
+) {
+    for (name, help, value) in metrics {
+        out.family(name, kind, help);
+        for pool in pools {
+            let labels = [("backend", pool.address.as_str()), ("role", pool.role)];
+            out.sample(name, &labels, value(pool));
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::backend::{column_flags, Column, ColumnType, Value};
 use crate::protocol::constants::commands;
+use crate::protocol::params::integer;
 use crate::protocol::temporal::{DateTime, Time};
 use crate::protocol::wire::{PayloadReader, PayloadWriter, WireError};
 
@@ -130,16 +131,6 @@ fn decode_value(reader: &mut PayloadReader<'_>, column: &Column) -> Result<Value
         _ => Value::Bytes(reader.lenenc_bytes()?.to_vec()),
     };
     Ok(value)
-}
-
-/// An integer of `bits` bits read as raw `u64`: sign-extended unless `unsigned`; `Int` when
-/// it fits in an `i64`, else `UInt`.
-fn integer(raw: u64, bits: u32, unsigned: bool) -> Value {
-    if unsigned {
-        return i64::try_from(raw).map_or(Value::UInt(raw), Value::Int);
-    }
-    let shift = 64 - bits;
-    Value::Int(((raw << shift) as i64) >> shift)
 }
 
 /// A BIT value: up to 8 big-endian bytes.

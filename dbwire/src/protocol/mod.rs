@@ -32,29 +32,13 @@ mod garbage_tests {
     use super::params::{read_params, BoundParams};
     use super::temporal::{DateTime, Time};
     use super::wire::PayloadReader;
-
-    /// xorshift64: reproducible noise without a dependency.
-    struct Noise(u64);
-
-    impl Noise {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn bytes(&mut self, max_len: usize) -> Vec<u8> {
-            let len = self.next() as usize % (max_len + 1);
-            (0..len).map(|_| self.next() as u8).collect()
-        }
-    }
+    use crate::noise::Noise;
 
     #[test]
     fn parsers_survive_garbage() {
-        let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+        let mut noise = Noise::new(0x9e37_79b9_7f4a_7c15);
         for round in 0..20_000 {
-            let input = noise.bytes(64);
+            let input = noise.bytes(64, &[]);
             let _ = Command::parse(&input);
             let _ = HandshakeResponse::parse(&input);
             let _ = has_multiple_statements(&input);

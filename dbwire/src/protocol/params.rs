@@ -102,8 +102,9 @@ fn read_value(reader: &mut PayloadReader<'_>, param_type: ParamType) -> Result<V
     Ok(value)
 }
 
-/// An integer of `bits` bits read as raw `u64`, sign-extended unless `unsigned`.
-fn integer(raw: u64, bits: u32, unsigned: bool) -> Value {
+/// An integer of `bits` bits read as raw `u64`: sign-extended unless `unsigned`; `Int` when
+/// it fits in an `i64`, else `UInt`. Shared with the client's binary row decoder.
+pub(crate) fn integer(raw: u64, bits: u32, unsigned: bool) -> Value {
     if unsigned {
         return i64::try_from(raw).map_or(Value::UInt(raw), Value::Int);
     }

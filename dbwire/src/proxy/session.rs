@@ -103,6 +103,15 @@ impl ProxySession {
         Target::Pool(Arc::clone(upstreams.primary()))
     }
 
+    /// The pinned connection if there is one, else the primary (for session commands).
+    fn pinned_or_primary(&self) -> Target {
+        if self.pinned.is_some() {
+            Target::Pinned
+        } else {
+            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
+        }
+    }
+
     /// A connection for `target`, aligned with the session's schema and variables. A read
     /// whose replica is unavailable falls back to the primary.
     fn connection(&mut self, target: Target) -> Result<PooledConnection, DbError> {
@@ -272,12 +281,7 @@ impl ProxySession {
             self.variables.retain(|known| known.name != variable.name);
             self.variables.push(variable.clone());
         }
-        let target = if self.pinned.is_some() {
-            Target::Pinned
-        } else {
-            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
-        };
-        match self.connection(target) {
+        match self.connection(self.pinned_or_primary()) {
             Ok(connection) => {
                 self.status_flags = connection.status_flags();
                 self.keep_or_release(connection);
@@ -384,12 +388,7 @@ impl Session for ProxySession {
 
     fn use_database(&mut self, database: &str) -> Result<(), DbError> {
         let previous = self.schema.replace(database.to_owned());
-        let target = if self.pinned.is_some() {
-            Target::Pinned
-        } else {
-            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
-        };
-        match self.connection(target) {
+        match self.connection(self.pinned_or_primary()) {
             Ok(connection) => {
                 self.keep_or_release(connection);
                 Ok(())

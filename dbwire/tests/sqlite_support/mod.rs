@@ -4,9 +4,70 @@
 
 #![allow(dead_code)]
 
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use dbwire::server::{serve, ServerConfig, StopHandle};
 use dbwire::sqlite::{SqliteBackend, SqliteConfig, SqliteSession};
 use dbwire::{Backend, Column, DbError, QueryResult, Session, Value};
 use tempfile::TempDir;
+
+/// A MySQL server on a free loopback port for any backend; stopped when dropped.
+pub struct BackendServer {
+    /// The port it listens on.
+    pub port: u16,
+    stop: StopHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl BackendServer {
+    /// Serves `backend` with the default server configuration.
+    pub fn start<B: Backend>(backend: Arc<B>) -> BackendServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = StopHandle::new();
+        let handle = stop.clone();
+        let thread =
+            thread::spawn(move || serve(listener, backend, ServerConfig::default(), handle));
+        BackendServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BackendServer {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A MySQL server over a fresh SQLite fixture (user `root`, no password).
+pub struct SqliteServer {
+    /// The listener.
+    pub server: BackendServer,
+    /// The backend's data directory, kept for the server's lifetime.
+    pub fixture: Fixture,
+}
+
+impl SqliteServer {
+    /// Starts a server over a new data directory.
+    pub fn start() -> SqliteServer {
+        let fixture = Fixture::new();
+        let server = BackendServer::start(Arc::new(fixture.backend.clone()));
+        SqliteServer { server, fixture }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+}
 
 /// A backend over a fresh data directory (deleted when dropped).
 pub struct Fixture {
