@@ -302,7 +302,7 @@ fn replica_lag_and_primary_restart() {
     let pair = MariaDbPair::start(None);
     let server = proxy(
         &pair,
-        &[("EPHPM_DB__MYSQL__REPLICAS__MAX_REPLICA_LAG", "5s")],
+        &[("EPHPM_DB__MYSQL__REPLICAS__MAX_REPLICA_LAG", "2s")],
     );
     assert!(eventually(Duration::from_secs(10), || replica_in_rotation(
         &server
@@ -323,6 +323,22 @@ fn replica_lag_and_primary_restart() {
     )));
     mysql_ok(&server, "SELECT 1 AS replica_back_marker");
     assert_eq!(hostgroups_of(&server, "replica_back_marker"), [1]);
+
+    // A replica that replicates but falls behind max_replica_lag is dropped too, and comes
+    // back once it has caught up.
+    pair.delay_replication(30);
+    mysql_ok(&server, "CREATE TABLE lagging (id INT PRIMARY KEY)");
+    assert!(
+        eventually(Duration::from_secs(20), || !replica_in_rotation(&server)),
+        "{}",
+        node_api(&server, "/api/db/pool")
+    );
+    let lag = node_api(&server, "/api/db/pool")["replicas"][0]["lag_seconds"].as_i64();
+    assert!(lag.is_some_and(|seconds| seconds > 2), "lag {lag:?}");
+    pair.delay_replication(0);
+    assert!(eventually(Duration::from_secs(20), || replica_in_rotation(
+        &server
+    )));
 
     // Primary down: writes get a clean MySQL error, not a hang or a dropped connection.
     mysql_ok(&server, "CREATE TABLE survivors (id INT PRIMARY KEY)");
