@@ -396,13 +396,22 @@ fn inspect_matches_digest_and_analyze() {
 }
 
 #[test]
+fn a_dot_before_digits_and_letters_is_not_a_number() {
+    // Found by the garbage test: `.1L` once sent the tokenizer into an endless loop.
+    for sql in [".1L", "SELECT t.1a FROM t", "SELECT .5e3x"] {
+        let _ = analyze(sql);
+        assert!(!digest(sql).text.is_empty());
+    }
+}
+
+#[test]
 fn garbage_does_not_panic() {
     let mut noise = crate::noise::Noise::new(0x9e37_79b9_7f4a_7c15);
     let alphabet: Vec<char> =
         "SELECT FOR UPDATE SET @x:=1 ('\"`\\;,.-/*!#\n é\u{1F600} INTO VALUES IN"
             .chars()
             .collect();
-    for _ in 0..5_000 {
+    for _ in 0..20_000 {
         let len = (noise.next() % 48) as usize;
         let sql: String = (0..len)
             .map(|_| alphabet[noise.next() as usize % alphabet.len()])

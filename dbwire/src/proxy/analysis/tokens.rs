@@ -277,7 +277,12 @@ impl<'a> Tokens<'a> {
         }
         self.skip_exponent();
         if self.byte(self.pos).is_some_and(is_word_byte) {
+            // `1abc` is a name; `.1abc` is a dot and then the name `1abc`.
             self.pos = start;
+            if self.byte(start) == Some(b'.') {
+                self.pos += 1;
+                return Kind::Punct;
+            }
             return self.word();
         }
         Kind::Number
@@ -393,7 +398,9 @@ impl Iterator for Tokens<'_> {
         let byte = self.skip_trivia()?;
         let start = self.pos;
         let kind = self.token(byte);
-        self.pos = self.pos.min(self.sql.len());
+        // Every token consumes at least one byte, so no input can stall the scan.
+        debug_assert!(self.pos > start, "empty token at byte {start}");
+        self.pos = self.pos.max(start + 1).min(self.sql.len());
         Some(Token {
             kind,
             start: offset(start),
