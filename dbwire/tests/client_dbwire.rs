@@ -2,11 +2,13 @@
 //! and binary results compared value for value with what the backend produced, multi-results,
 //! errors, large packets, and the SQLite backend for real SQL.
 
+mod client_support;
 mod sqlite_support;
 mod support;
 
+use client_support::{bytes, execute, prepare, query_error, query_one, query_rows, rows};
 use dbwire::backend::{charsets, column_flags};
-use dbwire::client::{ClientError, ConnectOptions, Connection, ServerStatement};
+use dbwire::client::{ClientError, ConnectOptions, Connection};
 use dbwire::protocol::auth::AuthPlugin;
 use dbwire::protocol::constants::{status, SERVER_VERSION};
 use dbwire::server::ServerConfig;
@@ -33,57 +35,6 @@ fn options(port: u16, user: &str, password: &str, database: Option<&str>) -> Con
 /// `app` / `secret` on database `test`.
 fn connect(server: &TestServer) -> Connection {
     Connection::connect(&options(server.port, "app", "secret", Some("test"))).unwrap()
-}
-
-fn bytes(text: &str) -> Value {
-    Value::Bytes(text.as_bytes().to_vec())
-}
-
-/// The single result of `sql`, which must succeed.
-fn query_one(connection: &mut Connection, sql: &str) -> QueryResult {
-    let mut results = connection.query(sql).unwrap();
-    assert_eq!(results.len(), 1, "{sql}: {results:?}");
-    results
-        .remove(0)
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-/// The rows of a result set.
-fn rows(result: QueryResult) -> Vec<Vec<Value>> {
-    match result {
-        QueryResult::Rows { rows, .. } => rows,
-        other => panic!("expected rows, got {other:?}"),
-    }
-}
-
-fn query_rows(connection: &mut Connection, sql: &str) -> Vec<Vec<Value>> {
-    rows(query_one(connection, sql))
-}
-
-/// The SQL error `sql` fails with (the last result).
-fn query_error(connection: &mut Connection, sql: &str) -> DbError {
-    match connection.query(sql).unwrap().pop() {
-        Some(Err(error)) => error,
-        other => panic!("{sql}: expected an error, got {other:?}"),
-    }
-}
-
-fn prepare(connection: &mut Connection, sql: &str) -> ServerStatement {
-    connection
-        .prepare(sql)
-        .unwrap()
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-fn execute(
-    connection: &mut Connection,
-    statement: &ServerStatement,
-    params: &[Value],
-) -> QueryResult {
-    connection
-        .execute(statement, params)
-        .unwrap()
-        .unwrap_or_else(|error| panic!("execute: {error}"))
 }
 
 fn auth_error(options: &ConnectOptions) -> DbError {

@@ -2,6 +2,8 @@
 //! a temporary datadir, started once for the whole file and killed when the test ends.
 //! Skipped (with a message) where `mariadbd` is not installed.
 
+mod client_support;
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -9,10 +11,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use client_support::{bytes, execute, prepare, query_error, query_one, query_rows, result_set};
 use dbwire::backend::column_flags;
-use dbwire::client::{ClientError, ConnectOptions, Connection, ServerStatement};
+use dbwire::client::{ClientError, ConnectOptions, Connection};
 use dbwire::protocol::constants::status;
-use dbwire::{ColumnType, DbError, QueryResult, Value};
+use dbwire::{ColumnType, QueryResult, Value};
 use tempfile::TempDir;
 
 /// How long mariadbd may take to accept connections.
@@ -203,54 +206,6 @@ fn assert_success(what: &str, output: &Output) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn bytes(text: &str) -> Value {
-    Value::Bytes(text.as_bytes().to_vec())
-}
-
-fn query_one(connection: &mut Connection, sql: &str) -> QueryResult {
-    let mut results = connection.query(sql).unwrap();
-    assert_eq!(results.len(), 1, "{sql}: {results:?}");
-    results
-        .remove(0)
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-fn result_set(result: QueryResult) -> (Vec<dbwire::Column>, Vec<Vec<Value>>) {
-    match result {
-        QueryResult::Rows { columns, rows } => (columns, rows),
-        other => panic!("expected rows, got {other:?}"),
-    }
-}
-
-fn query_rows(connection: &mut Connection, sql: &str) -> Vec<Vec<Value>> {
-    result_set(query_one(connection, sql)).1
-}
-
-fn query_error(connection: &mut Connection, sql: &str) -> DbError {
-    match connection.query(sql).unwrap().pop() {
-        Some(Err(error)) => error,
-        other => panic!("{sql}: expected an error, got {other:?}"),
-    }
-}
-
-fn prepare(connection: &mut Connection, sql: &str) -> ServerStatement {
-    connection
-        .prepare(sql)
-        .unwrap()
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-fn execute(
-    connection: &mut Connection,
-    statement: &ServerStatement,
-    params: &[Value],
-) -> QueryResult {
-    connection
-        .execute(statement, params)
-        .unwrap()
-        .unwrap_or_else(|error| panic!("execute: {error}"))
 }
 
 /// One part of the end-to-end test.

@@ -2,12 +2,14 @@
 //! prepared statements pass through, the pool's wait queue ends in ERR 1040, an unreachable
 //! upstream gives ERR 1429 quickly, and digests are recorded.
 
+mod client_support;
 mod sqlite_support;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client_support::rows;
 use dbwire::client::{ConnectOptions, Connection};
 use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
 use dbwire::{QueryResult, Value};
@@ -64,13 +66,6 @@ fn run(connection: &mut Connection, sql: &str) -> QueryResult {
     results
         .remove(0)
         .unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-fn rows(result: QueryResult) -> Vec<Vec<Value>> {
-    match result {
-        QueryResult::Rows { rows, .. } => rows,
-        other => panic!("expected rows, got {other:?}"),
-    }
 }
 
 #[test]
