@@ -123,6 +123,12 @@ pub struct ServerConfig {
     /// file I/O. It is locked memory, so every core's share counts against
     /// `RLIMIT_MEMLOCK` (`ulimit -l`); glommio uses at least 64 KiB.
     pub io_memory: ByteSize,
+    /// Most HTTP connections open at once (all cores together); more are answered 503 and
+    /// closed.
+    pub max_connections: usize,
+    /// Longest a write to a client (HTTP or Redis) may make no progress before the connection
+    /// is closed (nginx's `send_timeout`).
+    pub send_timeout: Timeout,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +146,8 @@ impl Default for ServerConfig {
             queue_depth: 1024,
             gzip: true,
             io_memory: ByteSize(512 * KIB),
+            max_connections: 10_000,
+            send_timeout: Timeout(Duration::from_secs(60)),
         }
     }
 }
@@ -312,6 +320,8 @@ pub struct NodeApiConfig {
     /// Bearer token clients must send (`Authorization: Bearer <secret>`); empty means no
     /// authentication, allowed on loopback addresses only.
     pub secret: String,
+    /// Most connections served at once (each holds a thread); more are answered 503.
+    pub max_connections: usize,
 }
 
 impl Default for NodeApiConfig {
@@ -320,6 +330,7 @@ impl Default for NodeApiConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             secret: String::new(),
+            max_connections: 64,
         }
     }
 }
@@ -375,6 +386,9 @@ pub struct KvConfig {
     pub compression: bool,
     /// Smallest string value that is compressed.
     pub compression_min_size: ByteSize,
+    /// Most Redis clients connected at once (Redis's `maxclients`); more get
+    /// `-ERR max number of clients reached`.
+    pub max_connections: usize,
 }
 
 impl Default for KvConfig {
@@ -392,6 +406,7 @@ impl Default for KvConfig {
             snapshot_interval: Timeout(Duration::from_secs(300)),
             compression: false,
             compression_min_size: ByteSize(KIB),
+            max_connections: 10_000,
         }
     }
 }
@@ -561,6 +576,9 @@ impl Config {
         at_least("server.max_headers", server.max_headers, 1)?;
         at_least("server.queue_depth", server.queue_depth, 1)?;
         at_least("server.io_memory", server.io_memory.0, 64 * KIB)?;
+        at_least("server.max_connections", server.max_connections, 1)?;
+        at_least("kv.max_connections", self.kv.max_connections, 1)?;
+        at_least("node_api.max_connections", self.node_api.max_connections, 1)?;
         let one_millisecond = Duration::from_millis(1);
         at_least(
             "server.header_read_timeout",
@@ -570,6 +588,11 @@ impl Config {
         at_least(
             "server.keep_alive_timeout",
             server.keep_alive_timeout.0,
+            one_millisecond,
+        )?;
+        at_least(
+            "server.send_timeout",
+            server.send_timeout.0,
             one_millisecond,
         )?;
         at_least("php.threads_per_core", self.php.threads_per_core, 1)?;

@@ -29,5 +29,21 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
             builder.target(env_logger::Target::Pipe(Box::new(file)));
         }
     }
-    builder.try_init().context("installing the logger")
+    builder.try_init().context("installing the logger")?;
+    install_panic_hook();
+    Ok(())
+}
+
+/// Sends panics to the server log with the thread's name and a backtrace, instead of bare
+/// stderr: a panic serving one connection is contained (see `server::core::spawn_contained`)
+/// and must still be visible to the operator.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        log::error!(
+            "panic in thread '{}': {info}\nbacktrace:\n{backtrace}",
+            thread.name().unwrap_or("unnamed")
+        );
+    }));
 }

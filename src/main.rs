@@ -7,6 +7,7 @@ mod access_log;
 mod cli;
 mod config;
 mod db;
+mod fault_injection;
 mod http;
 mod kvstore;
 mod logging;

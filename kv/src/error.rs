@@ -26,6 +26,10 @@ pub enum KvError {
     /// The key the command needs does not exist.
     #[error("ERR no such key")]
     NoSuchKey,
+    /// A reply the command would generate (not stored data) is over
+    /// [`crate::Limits::max_reply_bytes`].
+    #[error("ERR reply would be larger than the reply limit ({0} bytes)")]
+    ReplyTooLarge(usize),
     /// A list index outside the list.
     #[error("ERR index out of range")]
     IndexOutOfRange,

@@ -62,11 +62,12 @@ mod value;
 
 pub use api::{FieldValues, Ttl};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cmd::scripting::may_run_long;
 pub use config::{parse_memory, Compression, EvictionPolicy, StoreConfig, UnknownPolicy};
 pub use error::KvError;
 pub use glob::glob_match;
 pub use numbers::{format_double, parse_f64, parse_i64};
 pub use persist::{AppendFsync, PersistError, PersistenceConfig, UnknownAppendFsync};
-pub use resp::{parse_command, Limits, ProtocolError, Reply};
+pub use resp::{parse_command, CommandParser, Limits, ProtocolError, Reply};
 pub use session::{Block, Outcome, Session};
 pub use store::{DbStats, Store, StoreStats, Txn};

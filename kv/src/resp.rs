@@ -1,9 +1,11 @@
 //! RESP2, the Redis wire protocol: command parsing (multibulk and inline) and reply encoding.
 //!
-//! [`parse_command`] is stateless: the connection keeps unparsed bytes and calls it again when
-//! more arrive. Nothing is allocated for a bulk string until all of it has arrived, so a client
-//! declaring `$2000000000` costs nothing until it actually sends the bytes (and the declared
-//! length is checked against [`Limits::max_bulk_len`] first).
+//! A connection keeps unparsed bytes and hands them to its [`CommandParser`] again when more
+//! arrive; the parser remembers how far it has checked a partly received command, so a
+//! command with a million arguments arriving in small reads is scanned once, not once per read.
+//! Nothing is allocated for a bulk string until all of it has arrived, so a client declaring
+//! `$2000000000` costs nothing until it actually sends the bytes (and the declared length is
+//! checked against [`Limits::max_bulk_len`] first). [`parse_command`] is the stateless form.
 
 use std::io::Write as _;
 
@@ -20,6 +22,15 @@ pub struct Limits {
     pub max_multibulk_len: usize,
     /// Longest inline command or `*`/`$` header line (64 KiB, `PROTO_INLINE_MAX_SIZE`).
     pub max_inline_len: usize,
+    /// Most bytes a client may have sent and not yet had parsed into a command
+    /// (`client-query-buffer-limit`, 1 GiB); a client over it is disconnected.
+    pub max_query_buffer: usize,
+    /// Largest reply a command may generate beyond the stored data it returns (128 MiB): the
+    /// repeats of `SRANDMEMBER key -count`, a script's result. Counted as encoded bytes.
+    pub max_reply_bytes: usize,
+    /// These are the limits for a client that has not authenticated yet: going over them gets
+    /// Redis's "unauthenticated" protocol errors.
+    pub unauthenticated: bool,
 }
 
 impl Default for Limits {
@@ -28,9 +39,48 @@ impl Default for Limits {
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024,
             max_inline_len: 64 * 1024,
+            max_query_buffer: 1024 * 1024 * 1024,
+            max_reply_bytes: 128 * 1024 * 1024,
+            unauthenticated: false,
         }
     }
 }
+
+impl Limits {
+    /// What a client may send before AUTH when a password is required: Redis 7's fixed limits
+    /// (10 arguments of at most 16 KiB each), whatever the configured ones are.
+    pub const fn before_auth() -> Limits {
+        Limits {
+            max_bulk_len: 16 * 1024,
+            max_multibulk_len: 10,
+            max_inline_len: 16 * 1024,
+            max_query_buffer: 256 * 1024,
+            max_reply_bytes: 128 * 1024 * 1024,
+            unauthenticated: true,
+        }
+    }
+
+    fn multibulk_error(&self) -> ProtocolError {
+        if self.unauthenticated {
+            ProtocolError::UnauthenticatedMultibulkLength
+        } else {
+            ProtocolError::InvalidMultibulkLength
+        }
+    }
+
+    fn bulk_error(&self) -> ProtocolError {
+        if self.unauthenticated {
+            ProtocolError::UnauthenticatedBulkLength
+        } else {
+            ProtocolError::InvalidBulkLength
+        }
+    }
+}
+
+/// What a reply element costs beyond its data, as counted against
+/// [`Limits::max_reply_bytes`]: about the memory of one [`Reply`] node, which is more than its
+/// encoding (`$<len>\r\n...\r\n`).
+pub(crate) const REPLY_OVERHEAD: usize = 32;
 
 /// Input that is not RESP. Redis answers it with [`ProtocolError::to_reply`] and closes the
 /// connection; the connection layer should do the same.
@@ -57,6 +107,12 @@ pub enum ProtocolError {
     /// A `$` header line longer than the limit.
     #[error("ERR Protocol error: too big bulk count string")]
     TooBigBulkCount,
+    /// More arguments than a client may send before AUTH.
+    #[error("ERR Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A longer argument than a client may send before AUTH.
+    #[error("ERR Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
 
 impl ProtocolError {
@@ -69,16 +125,117 @@ impl ProtocolError {
 /// A parsed command (arguments, name first) and the number of input bytes it used.
 pub type Parsed = (Vec<Vec<u8>>, usize);
 
-/// Parses one command from the front of `buf`.
+/// Parses one command from the front of `buf` (the stateless form of [`CommandParser`]).
 ///
 /// `Ok(None)`: more bytes are needed (nothing consumed). `Ok(Some((args, used)))`: drop `used`
 /// bytes from the buffer; `args` is empty for a blank inline line or `*0`, which get no reply.
 pub fn parse_command(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
-    match buf.first() {
-        None => Ok(None),
-        Some(b'*') => parse_multibulk(buf, limits),
-        Some(_) => parse_inline(buf, limits),
+    CommandParser::default().parse(buf, limits)
+}
+
+/// A connection's command parser: like [`parse_command`], but it remembers how much of a partly
+/// received multibulk command it has already checked, so every byte is scanned about once.
+///
+/// Give it the same buffer (grown at the end) until it returns a command or an error.
+#[derive(Debug, Default)]
+pub struct CommandParser {
+    /// The multibulk command being received, if one is partly checked.
+    partial: Option<Partial>,
+}
+
+/// How far a partly received multibulk command has been checked.
+#[derive(Debug, Clone, Copy)]
+struct Partial {
+    /// Arguments declared by `*N`.
+    count: usize,
+    /// Arguments known to have fully arrived.
+    checked: usize,
+    /// Position after the last checked argument.
+    pos: usize,
+    /// Position of the first argument.
+    first: usize,
+}
+
+impl CommandParser {
+    /// Parses one command from the front of `buf`; see [`parse_command`].
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
+        let result = match buf.first() {
+            None => Ok(None),
+            Some(b'*') => self.parse_multibulk(buf, limits),
+            Some(_) => parse_inline(buf, limits),
+        };
+        if !matches!(result, Ok(None)) {
+            self.partial = None;
+        }
+        result
     }
+
+    fn parse_multibulk(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<Parsed>, ProtocolError> {
+        let mut partial = match self.partial {
+            Some(partial) => partial,
+            None => match multibulk_header(buf, limits)? {
+                Header::Incomplete => return Ok(None),
+                Header::Empty(used) => return Ok(Some((Vec::new(), used))),
+                Header::Count(count, first) => Partial {
+                    count,
+                    checked: 0,
+                    pos: first,
+                    first,
+                },
+            },
+        };
+        // First pass: check that the whole command has arrived, allocating nothing.
+        while partial.checked < partial.count {
+            match bulk_at(buf, partial.pos, limits)? {
+                Some((_, next)) => {
+                    partial.pos = next;
+                    partial.checked += 1;
+                }
+                None => {
+                    self.partial = Some(partial);
+                    return Ok(None);
+                }
+            }
+        }
+        // Second pass: copy the arguments; every length is now backed by received bytes.
+        let mut args = Vec::with_capacity(partial.count);
+        let mut pos = partial.first;
+        for _ in 0..partial.count {
+            if let Some((range, next)) = bulk_at(buf, pos, limits)? {
+                args.push(buf[range].to_vec());
+                pos = next;
+            }
+        }
+        Ok(Some((args, pos)))
+    }
+}
+
+/// What the `*N` line at the front of a buffer says.
+enum Header {
+    Incomplete,
+    /// `*0` or a negative count: no command, this many bytes used.
+    Empty(usize),
+    /// N arguments, the first at this position.
+    Count(usize, usize),
+}
+
+fn multibulk_header(buf: &[u8], limits: &Limits) -> Result<Header, ProtocolError> {
+    let Some((count, pos)) = read_header(buf, 0, limits, ProtocolError::TooBigMultibulkCount)?
+    else {
+        return Ok(Header::Incomplete);
+    };
+    let count = count.ok_or(ProtocolError::InvalidMultibulkLength)?;
+    if count > limits.max_multibulk_len as i64 {
+        return Err(limits.multibulk_error());
+    }
+    if count <= 0 {
+        return Ok(Header::Empty(pos));
+    }
+    Ok(Header::Count(count as usize, pos))
 }
 
 /// The position of the `\r` of the first `\r\n` at or after `from`, or `None` if the line has
@@ -103,38 +260,6 @@ fn read_header(
     }
 }
 
-fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
-    let Some((count, mut pos)) = read_header(buf, 0, limits, ProtocolError::TooBigMultibulkCount)?
-    else {
-        return Ok(None);
-    };
-    let count = count.ok_or(ProtocolError::InvalidMultibulkLength)?;
-    if count > limits.max_multibulk_len as i64 {
-        return Err(ProtocolError::InvalidMultibulkLength);
-    }
-    if count <= 0 {
-        return Ok(Some((Vec::new(), pos)));
-    }
-    let start = pos;
-    // First pass: check that the whole command has arrived, allocating nothing.
-    for _ in 0..count {
-        match bulk_at(buf, pos, limits)? {
-            Some((_, next)) => pos = next,
-            None => return Ok(None),
-        }
-    }
-    // Second pass: copy the arguments; every length is now backed by received bytes.
-    let mut args = Vec::with_capacity(count as usize);
-    let mut pos = start;
-    for _ in 0..count {
-        if let Some((range, next)) = bulk_at(buf, pos, limits)? {
-            args.push(buf[range].to_vec());
-            pos = next;
-        }
-    }
-    Ok(Some((args, pos)))
-}
-
 /// The data range of the bulk string at `pos` and the position after it, if it has arrived.
 fn bulk_at(
     buf: &[u8],
@@ -152,6 +277,7 @@ fn bulk_at(
     };
     let len = match len {
         Some(len) if len >= 0 && len as u64 <= limits.max_bulk_len as u64 => len as usize,
+        Some(len) if len >= 0 => return Err(limits.bulk_error()),
         _ => return Err(ProtocolError::InvalidBulkLength),
     };
     let end = data + len;
@@ -439,6 +565,65 @@ mod tests {
         assert_eq!(
             parse_command(b"*3\r\n", &few),
             Err(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    #[test]
+    fn the_parser_resumes_where_it_stopped() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n*1\r\n$4\r\nPING\r\n";
+        let mut parser = CommandParser::default();
+        let limits = Limits::default();
+        for end in 0..31 {
+            assert_eq!(parser.parse(&buf[..end], &limits), Ok(None), "prefix {end}");
+        }
+        let (args_1, used) = parser.parse(buf, &limits).unwrap().unwrap();
+        assert_eq!((args_1, used), (args(&["SET", "k", "value"]), 31));
+        let (args_2, _) = parser.parse(&buf[used..], &limits).unwrap().unwrap();
+        assert_eq!(args_2, args(&["PING"]));
+    }
+
+    #[test]
+    fn a_million_arguments_in_small_reads_are_scanned_once() {
+        let count = 200_000;
+        let mut buf = format!("*{count}\r\n").into_bytes();
+        for _ in 0..count {
+            buf.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        let mut parser = CommandParser::default();
+        let limits = Limits::default();
+        let started = std::time::Instant::now();
+        let mut end = 0;
+        let parsed = loop {
+            end = (end + 100).min(buf.len());
+            if let Some(parsed) = parser.parse(&buf[..end], &limits).unwrap() {
+                break parsed;
+            }
+        };
+        assert_eq!(parsed.0.len(), count);
+        assert_eq!(parsed.1, buf.len());
+        // 14,000 reads of 100 bytes: rescanning from the start each time would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_small_limits() {
+        let limits = Limits::before_auth();
+        assert_eq!(
+            parse_command(b"*11\r\n", &limits).unwrap_err().to_string(),
+            "ERR Protocol error: unauthenticated multibulk length"
+        );
+        assert_eq!(
+            parse_command(b"*1\r\n$16385\r\n", &limits)
+                .unwrap_err()
+                .to_string(),
+            "ERR Protocol error: unauthenticated bulk length"
+        );
+        assert_eq!(
+            parse_command(b"*2\r\n$4\r\nAUTH\r\n$3\r\npwd\r\n", &limits)
+                .unwrap()
+                .unwrap()
+                .0,
+            args(&["AUTH", "pwd"])
         );
     }
 

@@ -127,6 +127,9 @@ pub enum Outcome {
     Close(Reply),
     /// Nothing to write (blank inline line, `*0`).
     Nothing,
+    /// Close the connection without a reply: the client is not speaking Redis (an HTTP
+    /// request sent to the RESP port).
+    Drop,
 }
 
 /// A blocking command that must wait for a push.

@@ -141,6 +141,14 @@ impl Request {
         Ok(())
     }
 
+    /// The request-target set with [`Request::set_request_uri`].
+    pub fn request_uri(&self) -> &[u8] {
+        let span = self.request_uri;
+        self.arena
+            .get(span.start..span.start + span.len)
+            .unwrap_or(&[])
+    }
+
     /// The query string without `?` (parsed into `$_GET`).
     pub fn set_query_string(&mut self, query: &[u8]) -> Result<(), RequestError> {
         self.query_string = self.push("query string", query)?;

@@ -1,12 +1,20 @@
 //! One Redis client: reads pipelined RESP2 commands, runs them against the store and writes
 //! the replies, with blocking list pops and pub/sub delivery.
+//!
+//! What a client can cost is bounded: its unparsed input by the store's query-buffer limit
+//! (much smaller before AUTH), its pending replies by [`FLUSH_AT`] (replies to a pipeline are
+//! written as they pile up, and a client that stops reading hits the socket's write timeout),
+//! and its effect on the core by running scripts (which may take seconds while holding every
+//! shard) on a blocking thread instead of the executor.
 
 use std::io;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
-use kv::{Block, Outcome, Reply, Session, Store};
+use kv::{Block, CommandParser, Outcome, Reply, Session, Store};
 
 use crate::server::read_buffer::ReadBuffer;
 use crate::server::shutdown::CoreShutdown;
@@ -17,6 +25,10 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Pub/sub messages that may wait for a slow subscriber before it is disconnected.
 const PUBSUB_BACKLOG: usize = 4096;
+/// Pending reply bytes that are written before the next pipelined command runs.
+const FLUSH_AT: usize = 64 * 1024;
+/// Redis's answer to a client over `maxclients`.
+pub(crate) const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// What reading the socket (or waiting for pub/sub messages) produced.
 enum Input {
@@ -31,7 +43,7 @@ enum Input {
 /// Serves one client until it quits or disconnects, or the server shuts down.
 pub(crate) async fn serve(
     mut stream: TcpStream,
-    store: &Store,
+    store: &Arc<Store>,
     shutdown: &CoreShutdown,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
@@ -46,6 +58,7 @@ pub(crate) async fn serve(
         store,
         session: &mut session,
         input: ReadBuffer::default(),
+        parser: CommandParser::default(),
         output: Vec::new(),
     };
     let result = client.run(&messages, shutdown).await;
@@ -56,9 +69,10 @@ pub(crate) async fn serve(
 
 struct Client<'a> {
     stream: &'a mut TcpStream,
-    store: &'a Store,
+    store: &'a Arc<Store>,
     session: &'a mut Session,
     input: ReadBuffer,
+    parser: CommandParser,
     output: Vec<u8>,
 }
 
@@ -90,11 +104,19 @@ impl Client<'_> {
     /// when the connection must close (QUIT, a protocol error, shutdown during a block).
     async fn run_buffered_commands(&mut self, shutdown: &CoreShutdown) -> io::Result<bool> {
         loop {
-            let parsed = kv::parse_command(self.input.filled(), self.store.limits());
+            let limits = self.store.limits_for(self.session);
+            let parsed = self.parser.parse(self.input.filled(), &limits);
             let args = match parsed {
                 Ok(Some((args, used))) => {
                     self.input.consume(used);
                     args
+                }
+                Ok(None) if self.input.filled().len() > limits.max_query_buffer => {
+                    log::warn!(
+                        "kv: closing a client over the query buffer limit ({} bytes)",
+                        limits.max_query_buffer
+                    );
+                    return Ok(false);
                 }
                 Ok(None) => {
                     self.input.shrink_if_empty(KEEP_BUFFER_CAPACITY);
@@ -107,12 +129,21 @@ impl Client<'_> {
                     return Ok(false);
                 }
             };
-            match self.store.execute(self.session, &args) {
+            let outcome = if kv::may_run_long(&args) || self.store.script_running() {
+                match self.execute_off_core(args.clone()).await {
+                    Some(outcome) => outcome,
+                    None => return Ok(false),
+                }
+            } else {
+                self.store.execute(self.session, &args)
+            };
+            match outcome {
                 Outcome::Reply(reply) => reply.encode(&mut self.output),
                 Outcome::Replies(replies) => {
                     replies.iter().for_each(|r| r.encode(&mut self.output));
                 }
                 Outcome::Nothing => {}
+                Outcome::Drop => return Ok(false),
                 Outcome::Close(reply) => {
                     reply.encode(&mut self.output);
                     self.flush().await?;
@@ -126,7 +157,28 @@ impl Client<'_> {
                     }
                 }
             }
+            if self.output.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
         }
+    }
+
+    /// Runs a command that may take long (a script, or any command while a script holds the
+    /// shards) on the executor's blocking thread, so the core keeps serving HTTP and other
+    /// clients meanwhile. None if the command panicked: the connection is closed.
+    async fn execute_off_core(&mut self, args: Vec<Vec<u8>>) -> Option<Outcome> {
+        let store = Arc::clone(self.store);
+        let mut session = std::mem::replace(self.session, Session::internal(0));
+        let (session, outcome) = glommio::executor()
+            .spawn_blocking(move || {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    store.execute(&mut session, &args)
+                }));
+                (session, outcome)
+            })
+            .await;
+        *self.session = session;
+        outcome.ok()
     }
 
     /// Waits for a blocked BLPOP/BRPOP to be served or to time out (None on shutdown).
@@ -176,7 +228,7 @@ impl Client<'_> {
                 Outcome::Block(next) => block = next,
                 Outcome::Reply(reply) | Outcome::Close(reply) => return Some(reply),
                 Outcome::Replies(mut replies) => return replies.pop(),
-                Outcome::Nothing => return Some(Block::timeout_reply()),
+                Outcome::Nothing | Outcome::Drop => return Some(Block::timeout_reply()),
             }
         }
     }

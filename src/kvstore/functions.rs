@@ -222,6 +222,10 @@ fn run(store: &Store, args: Vec<Vec<u8>>) -> Result<Reply, HostError> {
         kv::Outcome::Replies(replies) => Ok(Reply::Array(Some(replies))),
         // Blocking pops answer at once from PHP: there is nobody to wait for in a script.
         kv::Outcome::Block(_) | kv::Outcome::Nothing => Ok(Reply::Array(None)),
+        kv::Outcome::Drop => Err(HostError::Runtime(format!(
+            "ERR unknown command '{}'",
+            String::from_utf8_lossy(args.first().map_or(&[][..], |a| a))
+        ))),
     }
 }
 

@@ -16,6 +16,7 @@ use kv::{Compression, PersistenceConfig, Store, StoreConfig};
 
 use crate::config::KvConfig;
 use crate::server::core::CoreContext;
+use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::StopFlag;
 
 pub(crate) use functions::host_functions;
@@ -93,25 +94,58 @@ pub(crate) fn bind(config: &KvConfig) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Accepts Redis clients on `listener` until shutdown, serving each on this core.
-pub(crate) async fn accept_loop(listener: TcpListener, store: Arc<Store>, core: Rc<CoreContext>) {
+/// Accepts Redis clients on `listener` until shutdown, serving each on this core. A client
+/// over `limit` is answered Redis's "max number of clients reached" error and closed.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    store: Arc<Store>,
+    core: Rc<CoreContext>,
+    limit: ConnectionLimit,
+) {
     while let Some(stream) = crate::server::core::accept(&listener, &core.shutdown).await {
+        if let Err(err) = stream.set_write_timeout(Some(core.send_timeout)) {
+            log::debug!("KV connection dropped: {err}");
+            continue;
+        }
         let store = Arc::clone(&store);
-        let core = Rc::clone(&core);
-        glommio::spawn_local(async move {
-            if let Err(err) = connection::serve(stream, &store, &core.shutdown).await {
+        let core_for_task = Rc::clone(&core);
+        let permit = limit.try_acquire();
+        crate::server::core::spawn_contained("KV", async move {
+            let Some(_permit) = permit else {
+                refuse(stream).await;
+                return;
+            };
+            if let Err(err) = connection::serve(stream, &store, &core_for_task.shutdown).await {
                 log::debug!("KV connection ended: {err}");
             }
-        })
-        .detach();
+        });
     }
 }
 
-/// Reclaims expired keys on a timer until shutdown (run on one core).
+/// Tells a client over `max_connections` so, like Redis, and closes it.
+async fn refuse(mut stream: glommio::net::TcpStream) {
+    use futures_lite::AsyncWriteExt as _;
+    let _ = stream.write_all(connection::MAX_CLIENTS_REPLY).await;
+    let _ = stream.close().await;
+}
+
+/// Reclaims expired keys on a timer until shutdown (run on one core). Sweeping locks shards,
+/// which a running script holds for up to its time limit, so it runs on the executor's
+/// blocking thread: the core goes on serving meanwhile.
 pub(crate) async fn sweep_periodically(store: Arc<Store>, core: Rc<CoreContext>) {
     while !core.shutdown.is_triggered() {
         future::or(glommio::timer::sleep(SWEEP_INTERVAL), core.shutdown.wait()).await;
-        store.sweep_expired(SWEEP_BUDGET);
+        let store = Arc::clone(&store);
+        glommio::executor()
+            .spawn_blocking(move || {
+                let swept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.sweep_expired(SWEEP_BUDGET);
+                }));
+                if swept.is_err() {
+                    log::error!("kv: the expiry sweep panicked");
+                }
+            })
+            .await;
     }
 }
 

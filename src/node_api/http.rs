@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::routes::{self, Context, Response};
 
@@ -10,8 +10,11 @@ use super::routes::{self, Context, Response};
 const MAX_HEAD: usize = 16 * 1024;
 /// Headers accepted at most.
 const MAX_HEADERS: usize = 32;
-/// Time a client gets to send its request and read the answer.
+/// Time a client gets to send its whole request head (a total, not per read), and the most a
+/// write of the answer may stall.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refused client gets to take its 503.
+const REFUSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A parsed request: what routing and authentication need.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,9 +40,17 @@ pub(super) fn serve_one(mut stream: TcpStream, context: &Context) {
     }
 }
 
+/// Answers 503 to a connection over `node_api.max_connections` and closes it.
+pub(super) fn refuse(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(REFUSE_TIMEOUT));
+    let response = Response::error(503, "too many connections");
+    let _ = write_response(&mut stream, &response);
+}
+
 /// Reads until the end of the request head and parses it; a bad request becomes its error
-/// response.
+/// response. The whole head must arrive within [`IO_TIMEOUT`], however it is dripped.
 fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
+    let deadline = Instant::now() + IO_TIMEOUT;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
@@ -48,6 +59,10 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
         }
         if head.len() >= MAX_HEAD {
             return Err(Response::error(431, "request head too large"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Err(Response::error(408, "request timeout"));
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return Err(Response::error(400, "incomplete request")),
@@ -108,7 +123,9 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
 }

@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use dbwire::proxy::ProxyBackend;
 
 use crate::config::NodeApiConfig;
+use crate::server::limit::ConnectionLimit;
 
 /// Pause after an accept error such as running out of file descriptors.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -56,11 +57,12 @@ impl NodeApi {
             sources,
             secret: config.secret.clone(),
         });
+        let limit = ConnectionLimit::new("node API", config.max_connections);
         let thread = {
             let stopped = Arc::clone(&stopped);
             std::thread::Builder::new()
                 .name("node-api".into())
-                .spawn(move || accept_loop(&listener, &context, &stopped))
+                .spawn(move || accept_loop(&listener, &context, &stopped, &limit))
                 .context("starting the node API thread")?
         };
         log::info!("node API on http://{address} (/metrics, /api/db/*, /api/kv/stats)");
@@ -80,7 +82,12 @@ impl NodeApi {
     }
 }
 
-fn accept_loop(listener: &TcpListener, context: &Arc<routes::Context>, stopped: &AtomicBool) {
+fn accept_loop(
+    listener: &TcpListener,
+    context: &Arc<routes::Context>,
+    stopped: &AtomicBool,
+    limit: &ConnectionLimit,
+) {
     loop {
         let accepted = listener.accept();
         if stopped.load(Ordering::SeqCst) {
@@ -88,10 +95,17 @@ fn accept_loop(listener: &TcpListener, context: &Arc<routes::Context>, stopped: 
         }
         match accepted {
             Ok((stream, peer)) => {
+                let Some(permit) = limit.try_acquire() else {
+                    http::refuse(stream);
+                    continue;
+                };
                 let context = Arc::clone(context);
                 let spawned = std::thread::Builder::new()
                     .name("node-api-conn".into())
-                    .spawn(move || http::serve_one(stream, &context));
+                    .spawn(move || {
+                        let _permit = permit;
+                        http::serve_one(stream, &context);
+                    });
                 if let Err(err) = spawned {
                     log::warn!("node API: no thread for {peer}: {err}");
                 }

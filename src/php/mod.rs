@@ -43,6 +43,7 @@ pub fn start_server_engine(
         ini.push(("opcache.jit_buffer_size".into(), "64M".into()));
     }
     ini.extend(config.php.ini.iter().map(|(k, v)| (k.clone(), v.clone())));
+    disable_process_control(&mut ini);
     Engine::start(EngineConfig {
         mode: Mode::Server,
         ini,
@@ -50,6 +51,33 @@ pub fn start_server_engine(
         host_functions,
     })
     .context("starting the embedded PHP engine")
+}
+
+/// The `pcntl_*` functions Debian's php.ini disables for php-fpm and mod_php: from a web
+/// request they would fork the whole server (every core, the store, the database), replace
+/// it (`pcntl_exec`) or signal it (`pcntl_alarm`). `ephpm php-cli` keeps them.
+const PROCESS_CONTROL_FUNCTIONS: &str = "pcntl_alarm,pcntl_fork,pcntl_waitpid,pcntl_wait,\
+pcntl_wifexited,pcntl_wifstopped,pcntl_wifsignaled,pcntl_wifcontinued,pcntl_wexitstatus,\
+pcntl_wtermsig,pcntl_wstopsig,pcntl_signal,pcntl_signal_get_handler,pcntl_signal_dispatch,\
+pcntl_get_last_error,pcntl_strerror,pcntl_sigprocmask,pcntl_sigwaitinfo,pcntl_sigtimedwait,\
+pcntl_exec,pcntl_getpriority,pcntl_setpriority,pcntl_async_signals,pcntl_unshare";
+
+/// Adds [`PROCESS_CONTROL_FUNCTIONS`] to `disable_functions`, keeping any the configuration
+/// names (the last `disable_functions` entry is the one PHP uses).
+fn disable_process_control(ini: &mut Vec<(String, String)>) {
+    let configured = ini
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "disable_functions")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    ini.retain(|(key, _)| key != "disable_functions");
+    let value = if configured.is_empty() {
+        PROCESS_CONTROL_FUNCTIONS.to_owned()
+    } else {
+        format!("{PROCESS_CONTROL_FUNCTIONS},{configured}")
+    };
+    ini.push(("disable_functions".to_owned(), value));
 }
 
 /// Starts the PHP engine as PHP's CLI would run, for `ephpm php-cli`.
@@ -75,4 +103,25 @@ pub fn start_cli_engine(config: &Config) -> anyhow::Result<&'static Engine> {
         host_functions: None,
     })
     .context("starting the embedded PHP engine")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_control_is_disabled_and_configured_functions_kept() {
+        let mut ini = vec![("memory_limit".to_owned(), "1G".to_owned())];
+        disable_process_control(&mut ini);
+        assert_eq!(ini[1].0, "disable_functions");
+        assert!(ini[1].1.starts_with("pcntl_alarm,pcntl_fork,"));
+        assert!(!ini[1].1.contains(' '));
+        let mut ini = vec![(
+            "disable_functions".to_owned(),
+            "exec, shell_exec".to_owned(),
+        )];
+        disable_process_control(&mut ini);
+        assert_eq!(ini.len(), 1);
+        assert!(ini[0].1.ends_with("pcntl_unshare,exec, shell_exec"));
+    }
 }

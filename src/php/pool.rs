@@ -5,8 +5,9 @@
 //! executor's core (PHP blocks on I/O, so a core has several).
 
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use php_sys::Engine;
 
 use super::responder::{ChannelResponder, RequestBody, ResponseEvent};
+use crate::fault_injection::{self, FaultPoint};
 
 /// PHP threads need a deep stack: PHP 8.2 has no stack guard and overflows 2 MiB on deep
 /// recursion, which aborts the process.
@@ -59,7 +61,74 @@ impl PoolHandle {
 /// A running pool: owns the PHP threads.
 pub struct PhpPool {
     handle: PoolHandle,
-    threads: Vec<JoinHandle<()>>,
+    threads: Arc<Threads>,
+}
+
+/// What every PHP thread of a pool is started with, kept so that a thread that dies can be
+/// replaced by an identical one.
+struct Threads {
+    engine: &'static Engine,
+    core: Option<core_affinity::CoreId>,
+    core_index: usize,
+    jobs: Receiver<PhpJob>,
+    busy: Arc<AtomicUsize>,
+    /// Threads started so far (names are `php-<core>-<n>`).
+    started: AtomicUsize,
+    /// Every thread started, replacements included, for [`PhpPool::join`].
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Threads {
+    /// Starts one more PHP thread.
+    fn spawn(self: &Arc<Threads>) -> io::Result<()> {
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        let threads = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name(format!("php-{}-{n}", self.core_index))
+            .stack_size(PHP_THREAD_STACK)
+            .spawn(move || threads.run())?;
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+        Ok(())
+    }
+
+    /// A PHP thread's life: serves jobs until the pool stops. If serving panics (outside PHP:
+    /// a panic inside PHP's callbacks aborts), the panic has been logged by the hook, the
+    /// thread's PHP context is released as it unwinds, and a replacement is started so the
+    /// core keeps its number of PHP threads.
+    fn run(self: Arc<Threads>) {
+        if let Some(core) = self.core {
+            core_affinity::set_for_current(core);
+        }
+        let served = std::panic::catch_unwind(AssertUnwindSafe(|| serve_jobs(&self)));
+        if served.is_err() {
+            log::error!(
+                "a PHP thread of core {} died; starting a replacement",
+                self.core_index
+            );
+            if let Err(err) = self.spawn() {
+                log::error!("could not start a replacement PHP thread: {err}");
+            }
+        }
+    }
+}
+
+/// Counts a PHP thread as busy while it lives, even if the request panics.
+struct BusyGuard<'a>(&'a AtomicUsize);
+
+impl<'a> BusyGuard<'a> {
+    fn enter(busy: &'a AtomicUsize) -> BusyGuard<'a> {
+        busy.fetch_add(1, Ordering::Relaxed);
+        BusyGuard(busy)
+    }
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PhpPool {
@@ -74,22 +143,24 @@ impl PhpPool {
     ) -> io::Result<PhpPool> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(queue_depth.max(1));
         let busy = Arc::new(AtomicUsize::new(0));
-        let mut handles = Vec::with_capacity(threads);
-        for n in 0..threads.max(1) {
-            let jobs = jobs_rx.clone();
-            let busy = Arc::clone(&busy);
-            let handle = std::thread::Builder::new()
-                .name(format!("php-{core_index}-{n}"))
-                .stack_size(PHP_THREAD_STACK)
-                .spawn(move || run_php_thread(engine, core, &jobs, &busy))?;
-            handles.push(handle);
+        let pool_threads = Arc::new(Threads {
+            engine,
+            core,
+            core_index,
+            jobs: jobs_rx,
+            busy: Arc::clone(&busy),
+            started: AtomicUsize::new(0),
+            handles: Mutex::new(Vec::with_capacity(threads)),
+        });
+        for _ in 0..threads.max(1) {
+            pool_threads.spawn()?;
         }
         Ok(PhpPool {
             handle: PoolHandle {
                 jobs: jobs_tx,
                 busy,
             },
-            threads: handles,
+            threads: pool_threads,
         })
     }
 
@@ -102,7 +173,16 @@ impl PhpPool {
     /// Threads still running a request then are left to the process exit.
     pub fn join(self, deadline: Instant) {
         drop(self.handle);
-        for thread in self.threads {
+        loop {
+            let next = self
+                .threads
+                .handles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let Some(thread) = next else {
+                return;
+            };
             while !thread.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -113,24 +193,16 @@ impl PhpPool {
     }
 }
 
-fn run_php_thread(
-    engine: &'static Engine,
-    core: Option<core_affinity::CoreId>,
-    jobs: &Receiver<PhpJob>,
-    busy: &AtomicUsize,
-) {
-    if let Some(core) = core {
-        core_affinity::set_for_current(core);
-    }
-    let mut php = engine.register_thread();
-    while let Ok(job) = jobs.recv() {
-        busy.fetch_add(1, Ordering::Relaxed);
+fn serve_jobs(threads: &Threads) {
+    let mut php = threads.engine.register_thread();
+    while let Ok(job) = threads.jobs.recv() {
+        let _busy = BusyGuard::enter(&threads.busy);
+        fault_injection::panic_if_asked(FaultPoint::PhpThread, job.request.request_uri());
         let mut responder = ChannelResponder::new(job.events, job.body);
         let outcome = php.execute(&job.request, &mut responder);
         if !outcome.started {
             log::error!("PHP could not start the request");
         }
         responder.complete();
-        busy.fetch_sub(1, Ordering::Relaxed);
     }
 }

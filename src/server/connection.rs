@@ -11,6 +11,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use crate::access_log::RequestSummary;
+use crate::fault_injection::{self, FaultPoint};
 use crate::http::body::BodyDecoder;
 use crate::http::request::{parse_head, BodyFraming, RequestHead, Version};
 use crate::http::response::{self, BodyLength};
@@ -244,6 +245,7 @@ impl Connection {
 
     /// Handles one request: body, routing, response.
     async fn exchange(&mut self, head: RequestHead) -> io::Result<Exchange> {
+        fault_injection::panic_if_asked(FaultPoint::Connection, head.path.as_bytes());
         let keep_alive = head.keep_alive && !self.core.shutdown.is_triggered();
         self.head_request = head.method == "HEAD";
         let body = match self.read_body(&head).await? {

@@ -1,13 +1,15 @@
 //! One core: a pinned glommio executor with its own `SO_REUSEPORT` listener, accepting
 //! connections and serving them with the core's PHP pool.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use futures_lite::future;
+use futures_lite::{future, AsyncWriteExt as _, FutureExt as _};
 use glommio::net::{TcpListener, TcpStream};
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{LocalExecutorBuilder, Placement, PoolPlacement};
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
@@ -16,6 +18,7 @@ use crate::kvstore;
 use crate::php::PoolHandle;
 use crate::router::DocRoot;
 use crate::server::connection::Connection;
+use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
 
 /// Everything a core's connections share. Lives on the core's executor thread only.
@@ -25,6 +28,8 @@ pub(crate) struct CoreContext {
     pub(crate) limits: Limits,
     pub(crate) header_read_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
+    /// Longest a write to a client may make no progress before the connection is closed.
+    pub(crate) send_timeout: Duration,
     pub(crate) gzip: bool,
     pub(crate) shutdown: CoreShutdown,
     pub(crate) access_log: AccessLog,
@@ -40,6 +45,10 @@ pub(crate) struct CoreSpec {
     pub(crate) stop: StopFlag,
     /// The KV store, when `[kv]` is enabled: this core serves its RESP listener.
     pub(crate) kv: Option<Arc<kv::Store>>,
+    /// `server.max_connections`, shared by every core.
+    pub(crate) http_limit: ConnectionLimit,
+    /// `kv.max_connections`, shared by every core.
+    pub(crate) kv_limit: ConnectionLimit,
 }
 
 /// Reports from a core to the main thread.
@@ -48,6 +57,20 @@ pub(crate) enum CoreEvent {
     Listening,
     /// The core could not start.
     Failed(String),
+    /// The core's executor ended (normally after a stop signal; otherwise the core was lost).
+    Exited(usize),
+}
+
+/// Sends [`CoreEvent::Exited`] when the executor thread ends, even by a panic.
+struct ExitReporter {
+    index: usize,
+    events: mpsc::Sender<CoreEvent>,
+}
+
+impl Drop for ExitReporter {
+    fn drop(&mut self) {
+        let _ = self.events.send(CoreEvent::Exited(self.index));
+    }
 }
 
 /// Starts the core's executor thread. Its outcome is reported on `events`.
@@ -62,8 +85,15 @@ pub(crate) fn spawn(
     let failed = events.clone();
     let handle = LocalExecutorBuilder::new(placement)
         .name(&format!("core-{}", spec.index))
+        // Blocking work (KV scripts, the expiry sweep) runs on another CPU when one is free
+        // instead of taking turns with this executor on its own.
+        .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
         .io_memory(usize::try_from(spec.config.server.io_memory.0).unwrap_or(usize::MAX))
         .spawn(move || async move {
+            let _exit = ExitReporter {
+                index: spec.index,
+                events: events.clone(),
+            };
             if let Err(err) = run(spec, &events).await {
                 let _ = events.send(CoreEvent::Failed(format!("{err:#}")));
             }
@@ -97,6 +127,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         },
         header_read_timeout: server.header_read_timeout.0,
         keep_alive_timeout: server.keep_alive_timeout.0,
+        send_timeout: server.send_timeout.0,
         gzip: server.gzip,
         shutdown: CoreShutdown::new(),
         access_log: AccessLog::open(&spec.config.log.access_log)?,
@@ -120,6 +151,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
                 kv_listener,
                 Arc::clone(store),
                 Rc::clone(&core),
+                spec.kv_limit.clone(),
             ));
             let sweeper = (spec.index == 0).then(|| {
                 glommio::spawn_local(kvstore::sweep_periodically(
@@ -132,7 +164,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         _ => None,
     };
     let active = Rc::new(std::cell::Cell::new(0usize));
-    accept_loop(&listener, &core, &active).await;
+    accept_loop(&listener, &core, &active, &spec.http_limit).await;
     drop(listener);
     drain(&core, &active, server.drain_timeout.0).await;
     watcher.await;
@@ -151,8 +183,17 @@ async fn accept_loop(
     listener: &TcpListener,
     core: &Rc<CoreContext>,
     active: &Rc<std::cell::Cell<usize>>,
+    limit: &ConnectionLimit,
 ) {
     while let Some(stream) = accept(listener, &core.shutdown).await {
+        if let Err(err) = stream.set_write_timeout(Some(core.send_timeout)) {
+            log::debug!("dropping a connection: {err}");
+            continue;
+        }
+        let Some(permit) = limit.try_acquire() else {
+            spawn_contained("HTTP", refuse(stream));
+            continue;
+        };
         let connection = match Connection::new(stream, Rc::clone(core)) {
             Ok(connection) => connection,
             Err(err) => {
@@ -162,12 +203,59 @@ async fn accept_loop(
         };
         active.set(active.get() + 1);
         let active = Rc::clone(active);
-        glommio::spawn_local(async move {
+        spawn_contained("HTTP", async move {
+            let _permit = permit;
+            // Counted down even if serving panics.
+            let _active = ActiveGuard(active);
             connection.serve().await;
-            active.set(active.get() - 1);
-        })
-        .detach();
+        });
     }
+}
+
+/// Decrements a core's count of open HTTP connections when dropped.
+struct ActiveGuard(Rc<std::cell::Cell<usize>>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// The answer to a connection over `server.max_connections`.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections";
+
+/// Answers 503 to a connection over the limit and closes it. Its request is not read, only
+/// drained briefly after the answer so that closing does not reset the connection before the
+/// client has read it.
+async fn refuse(mut stream: TcpStream) {
+    use futures_lite::AsyncReadExt as _;
+    if stream.write_all(TOO_MANY_CONNECTIONS).await.is_ok()
+        && stream.shutdown(std::net::Shutdown::Write).await.is_ok()
+        && stream.set_read_timeout(Some(REFUSE_LINGER)).is_ok()
+    {
+        let mut sink = [0u8; 4096];
+        for _ in 0..16 {
+            if !matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    }
+    let _ = stream.close().await;
+}
+
+/// How long a refused connection's request is drained after the 503.
+const REFUSE_LINGER: Duration = Duration::from_millis(500);
+
+/// Spawns a connection task on this core. A panic while serving it ends that task only: it is
+/// logged (the panic hook prints the backtrace), the connection is dropped, and the executor
+/// goes on serving everyone else.
+pub(crate) fn spawn_contained(protocol: &'static str, task: impl Future<Output = ()> + 'static) {
+    glommio::spawn_local(async move {
+        if AssertUnwindSafe(task).catch_unwind().await.is_err() {
+            log::error!("a panic while serving a {protocol} connection closed that connection; the server goes on");
+        }
+    })
+    .detach();
 }
 
 /// The next accepted connection, or None once shutdown begins. Accept errors (EMFILE and

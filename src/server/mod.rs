@@ -3,6 +3,7 @@
 
 mod connection;
 pub(crate) mod core;
+pub(crate) mod limit;
 mod php_request;
 mod preflight;
 pub(crate) mod read_buffer;
@@ -52,6 +53,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let stop = StopFlag::default();
     stop.install_signal_handlers()
         .context("installing signal handlers")?;
+    raise_file_limit(&config);
+    let http_limit = limit::ConnectionLimit::new("HTTP", config.server.max_connections);
+    let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
 
     let persistence = match &store {
         Some(store) if config.kv.persistence => {
@@ -80,6 +84,8 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             pool: pool.handle(),
             stop: stop.clone(),
             kv: store.clone(),
+            http_limit: http_limit.clone(),
+            kv_limit: kv_limit.clone(),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);
@@ -95,9 +101,11 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         php_sys::Engine::php_version(),
     );
 
+    let mut core_lost = watch_cores(&events_rx, cores, &stop);
     for executor in executors {
         if let Err(err) = executor.join() {
             log::error!("a core stopped with an error: {err}");
+            core_lost = true;
         }
     }
     let deadline = Instant::now() + config.server.drain_timeout.0;
@@ -116,9 +124,74 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(database) = database {
         database.stop();
     }
+    if core_lost {
+        bail!("a core was lost while serving (see the log); exiting with an error so that a supervisor restarts ePHPm");
+    }
     log::info!("stopped");
     Ok(())
 }
+
+/// Waits until every core's executor has ended. A core that ends before a stop was asked for
+/// was lost (a panic outside any connection, an executor failure): the others are stopped
+/// too, and the result is true so the process exits non-zero.
+fn watch_cores(events: &mpsc::Receiver<core::CoreEvent>, cores: usize, stop: &StopFlag) -> bool {
+    let mut exited = 0;
+    let mut lost = false;
+    while exited < cores {
+        match events.recv() {
+            Ok(core::CoreEvent::Exited(index)) => {
+                exited += 1;
+                if !stop.is_set() {
+                    log::error!("core {index} stopped unexpectedly; shutting down");
+                    lost = true;
+                    stop.trigger();
+                }
+            }
+            Ok(core::CoreEvent::Failed(message)) => log::error!("{message}"),
+            Ok(core::CoreEvent::Listening) => {}
+            Err(_) => break,
+        }
+    }
+    lost
+}
+
+/// Raises the soft limit on open files to the hard limit (as nginx's
+/// `worker_rlimit_nofile` would), and warns when the listeners' `max_connections` together
+/// could still run the process out of descriptors.
+fn raise_file_limit(config: &Config) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(err) => {
+            log::warn!("could not read or raise the open file limit: {err}");
+            return;
+        }
+    };
+    let wanted = config.server.max_connections as u64
+        + if config.kv.enabled {
+            config.kv.max_connections as u64
+        } else {
+            0
+        }
+        + if config.db.enabled {
+            config.db.max_connections as u64
+        } else {
+            0
+        }
+        + if config.node_api.enabled {
+            config.node_api.max_connections as u64
+        } else {
+            0
+        };
+    if wanted + FILES_IN_RESERVE > limit {
+        log::warn!(
+            "the open file limit ({limit}) is below the listeners' max_connections together              ({wanted}) plus {FILES_IN_RESERVE} for files and the database: raise LimitNOFILE              (ulimit -n) or lower max_connections"
+        );
+    }
+}
+
+/// Descriptors kept for everything that is not a client connection: PHP's files, SQLite,
+/// logs, io_uring.
+const FILES_IN_RESERVE: u64 = 1024;
 
 /// Starts the built-in database when enabled and, with `db.inject_env`, exports its address to
 /// PHP's environment. Runs before any other thread exists, so changing the environment is safe.
@@ -147,7 +220,7 @@ fn wait_until_listening(
                 stop.trigger();
                 bail!("{message}");
             }
-            Err(_) => {
+            Ok(core::CoreEvent::Exited(_)) | Err(_) => {
                 stop.trigger();
                 bail!("a core exited during start-up (see the message above)");
             }

@@ -83,6 +83,11 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         &self.reader
     }
 
+    /// The underlying reader, mutably.
+    pub fn reader_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
     /// The underlying writer.
     pub fn writer(&self) -> &W {
         &self.writer

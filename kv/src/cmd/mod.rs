@@ -30,6 +30,13 @@ use crate::store::{Ctx, LockEach, Store, Txn};
 
 pub(crate) use strings::SetOptions;
 
+/// True for the first word of an HTTP request line or header that Redis refuses to run as a
+/// command (`POST` and `Host:`), so a browser or a forged cross-protocol request can't drive
+/// the store: Redis closes such connections without a reply.
+fn is_http(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
 /// A handler that works on data through a context.
 pub(crate) type DataFn = fn(&mut Ctx<'_, '_>, &[Vec<u8>]) -> Result<Reply, KvError>;
 /// A handler that manages the connection itself (MULTI/EXEC, SUBSCRIBE, QUIT).
@@ -344,6 +351,13 @@ impl Store {
             return Outcome::Nothing;
         }
         self.commands_processed.fetch_add(1, Ordering::Relaxed);
+        if is_http(&args[0]) {
+            log::warn!(
+                "possible security attack: a client sent an HTTP request ({}) to the Redis port; connection closed",
+                String::from_utf8_lossy(&args[0])
+            );
+            return Outcome::Drop;
+        }
         let cmd = match resolve(args) {
             Ok(cmd) => cmd,
             Err(err) => {

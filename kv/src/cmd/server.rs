@@ -269,18 +269,13 @@ pub(super) fn client(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
     }
 }
 
-/// Parameters CONFIG GET knows, with their current values.
+/// Parameters CONFIG GET knows, with their current values. `requirepass` is not one of
+/// them: the password comes from ePHPm's configuration and is never shown over the wire.
 fn config_params(store: &Store) -> Vec<(&'static str, String)> {
-    let pass = store
-        .requirepass
-        .read()
-        .map(|p| p.clone().unwrap_or_default())
-        .unwrap_or_default();
     vec![
         ("maxmemory", store.maxmemory().to_string()),
         ("maxmemory-policy", store.eviction_policy().to_string()),
         ("maxmemory-samples", "5".into()),
-        ("requirepass", pass),
         ("databases", store.databases.to_string()),
         ("save", String::new()),
         (
@@ -314,10 +309,9 @@ fn config_set_one(store: &Store, name: &str, value: &[u8]) -> Result<(), KvError
             })?;
             store.set_eviction_policy(policy);
         }
-        "requirepass" => {
-            let mut pass = store.requirepass.write().unwrap_or_else(|e| e.into_inner());
-            *pass = (!value.is_empty()).then_some(value);
-        }
+        // The password protects a listener that may be public: only the configuration file
+        // sets it, so a client that got in can't remove or change it.
+        "requirepass" => return Err(config_failed(name, "can't set protected config")),
         "save" | "maxmemory-samples" => {}
         "appendonly" if value.eq_ignore_ascii_case("no") => {}
         "appendonly" => return Err(config_failed(name, "persistence is not supported")),

@@ -6,7 +6,7 @@ use super::args::{int, positive_count};
 use super::hashes::empty_scan;
 use super::keys::{scan_args, scan_members};
 use crate::error::KvError;
-use crate::resp::Reply;
+use crate::resp::{Reply, REPLY_OVERHEAD};
 use crate::rng;
 use crate::store::Ctx;
 use crate::value::{SetValue, Value};
@@ -125,6 +125,25 @@ fn distinct_sample(set: &SetValue, count: usize) -> Vec<Vec<u8>> {
     all[..count].iter().map(|m| m.to_vec()).collect()
 }
 
+/// `count` random members, repeats allowed (SRANDMEMBER with a negative count). The reply is
+/// made of repeats, so a small set could answer a huge count: past `budget` bytes of members
+/// it is refused instead of built.
+fn repeated_sample(set: &SetValue, count: u64, budget: usize) -> Result<Vec<Vec<u8>>, KvError> {
+    let mut picked = Vec::new();
+    let mut size = 0usize;
+    for _ in 0..count {
+        let Some(member) = set.random() else {
+            break;
+        };
+        size = size.saturating_add(member.len() + REPLY_OVERHEAD);
+        if size > budget {
+            return Err(KvError::ReplyTooLarge(budget));
+        }
+        picked.push(member.to_vec());
+    }
+    Ok(picked)
+}
+
 pub(super) fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
     match args.len() {
         2 => {
@@ -135,16 +154,20 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Res {
         }
         3 => {
             let count = int(&args[2])?;
+            if count == i64::MIN {
+                // Redis takes counts in -LONG_MAX..=LONG_MAX.
+                return Err(KvError::err("value is out of range"));
+            }
+            let budget = ctx.store.limits.max_reply_bytes;
             let picked = ctx
                 .read::<SetValue, _>(&args[1], |s| {
                     if count >= 0 {
-                        distinct_sample(s, count as usize)
+                        Ok(distinct_sample(s, count as usize))
                     } else {
-                        (0..count.unsigned_abs())
-                            .filter_map(|_| s.random().map(|m| m.to_vec()))
-                            .collect()
+                        repeated_sample(s, count.unsigned_abs(), budget)
                     }
                 })?
+                .transpose()?
                 .unwrap_or_default();
             Ok(Reply::bulks(picked))
         }

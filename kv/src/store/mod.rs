@@ -150,9 +150,19 @@ impl Store {
         self.databases
     }
 
-    /// The protocol limits to pass to [`crate::resp::parse_command`].
+    /// The configured protocol limits (for authenticated clients).
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The protocol limits for `session`'s next command: Redis's small fixed limits
+    /// ([`Limits::before_auth`]) until it has authenticated, the configured ones after.
+    pub fn limits_for(&self, session: &Session) -> Limits {
+        if session.is_authenticated() {
+            self.limits
+        } else {
+            Limits::before_auth()
+        }
     }
 
     /// Current time of the store's clock, Unix ms.

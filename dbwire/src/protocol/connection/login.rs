@@ -7,18 +7,17 @@
 //! computed its first answer for our nonce; libmariadb sends an empty one), else to the
 //! configured plugin. The backend knows the plain passwords, so either plugin can be checked.
 
-use std::io::{self, BufReader};
-use std::net::{IpAddr, TcpStream};
+use std::io;
+use std::net::IpAddr;
 
 use super::{answer_packet_error, session_status, ConnectionError, Shared};
 use crate::backend::{Backend, DbError, Session};
 use crate::protocol::auth::{generate_nonce, AuthPlugin, Nonce};
 use crate::protocol::constants::{capabilities, errors, markers, status, DEFAULT_CHARSET};
 use crate::protocol::handshake::{encode_auth_switch, Greeting, HandshakeResponse};
-use crate::protocol::packet::PacketIo;
 use crate::protocol::response::{encode_err, OkPacket};
 
-type Io = PacketIo<BufReader<TcpStream>, TcpStream>;
+type Io = super::ServerIo;
 
 /// A client that passed authentication, with its session.
 pub(super) struct LoggedIn<S> {

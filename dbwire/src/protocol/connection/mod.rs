@@ -2,6 +2,7 @@
 //! reads a command, runs it on the backend [`Session`] and writes the reply.
 
 mod commands;
+mod deadline;
 mod login;
 mod prepared;
 mod statements;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use self::deadline::DeadlineReader;
 use self::statements::StatementRegistry;
 use super::auth::Nonce;
 use super::command::Command;
@@ -67,8 +69,11 @@ pub(crate) struct Shared<B: Backend> {
 }
 
 /// A logged-in client.
+/// A client connection's packets: reads bounded by the login deadline until login ends.
+type ServerIo = PacketIo<BufReader<DeadlineReader>, TcpStream>;
+
 struct Connection<'s, B: Backend> {
-    io: PacketIo<BufReader<TcpStream>, TcpStream>,
+    io: ServerIo,
     shared: &'s Shared<B>,
     session: B::Session,
     user: String,
@@ -90,14 +95,16 @@ pub(crate) fn serve_connection<B: Backend>(
     connection_id: u32,
 ) -> Result<(), ConnectionError> {
     let config = &shared.config;
-    stream.set_read_timeout(Some(config.connect_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
-    let reader = BufReader::new(stream.try_clone()?);
+    // `connect_timeout` bounds the whole login, however slowly the client sends it.
+    let login_deadline = Instant::now() + config.connect_timeout;
+    let reader = BufReader::new(DeadlineReader::new(stream.try_clone()?, login_deadline));
     let mut io = PacketIo::new(reader, stream, LOGIN_MAX_PAYLOAD.min(config.max_packet));
     let logged_in = match login::login(&mut io, shared, connection_id) {
         Ok(logged_in) => logged_in,
         Err(error) => return Err(linger_if_refused(error, io.writer())),
     };
+    io.reader_mut().get_mut().clear_deadline();
     io.set_max_payload(config.max_packet);
     io.writer().set_read_timeout(Some(config.wait_timeout))?;
     let mut connection = Connection {

@@ -2,7 +2,7 @@
 //! plus the script time limit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ pub(crate) const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(5);
 pub(crate) struct ScriptCache {
     scripts: Mutex<HashMap<String, Arc<[u8]>>>,
     time_limit_ms: AtomicU64,
+    /// Scripts running right now (each holds every shard).
+    pub(crate) running: AtomicUsize,
 }
 
 impl Default for ScriptCache {
@@ -24,6 +26,7 @@ impl Default for ScriptCache {
         ScriptCache {
             scripts: Mutex::new(HashMap::new()),
             time_limit_ms: AtomicU64::new(DEFAULT_TIME_LIMIT.as_millis() as u64),
+            running: AtomicUsize::new(0),
         }
     }
 }

@@ -8,7 +8,8 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use crate::resp::Reply;
+use crate::error::KvError;
+use crate::resp::{Reply, REPLY_OVERHEAD};
 
 /// Deepest table nesting converted either way (tables can refer to themselves).
 const MAX_DEPTH: usize = 1000;
@@ -38,39 +39,61 @@ pub(super) fn single_field(lua: &Lua, field: &str, text: &[u8]) -> mlua::Result<
     Ok(table)
 }
 
-/// A Lua value (a script's result) as a Redis reply.
-pub(super) fn lua_to_reply(value: &Value) -> Reply {
-    to_reply(value, 0)
+/// A Lua value (a script's result) as a Redis reply of at most `budget` encoded bytes.
+///
+/// Tables may refer to themselves (`t[1] = t; t[2] = t`), which would expand exponentially:
+/// nesting stops at [`MAX_DEPTH`] and the whole conversion at the budget, answering an error.
+pub(super) fn lua_to_reply(value: &Value, budget: usize) -> Reply {
+    let mut left = budget;
+    to_reply(value, 0, &mut left).unwrap_or_else(|| KvError::ReplyTooLarge(budget).to_reply())
 }
 
-fn to_reply(value: &Value, depth: usize) -> Reply {
-    match value {
+/// Takes `cost` bytes from the budget; false when it is spent.
+fn spend(left: &mut usize, cost: usize) -> bool {
+    match left.checked_sub(cost) {
+        Some(rest) => {
+            *left = rest;
+            true
+        }
+        None => false,
+    }
+}
+
+fn to_reply(value: &Value, depth: usize, left: &mut usize) -> Option<Reply> {
+    let size = match value {
+        Value::String(s) => s.as_bytes().len(),
+        _ => 0,
+    };
+    if !spend(left, size + REPLY_OVERHEAD) {
+        return None;
+    }
+    Some(match value {
         Value::Boolean(true) => Reply::Integer(1),
         Value::Integer(n) => Reply::Integer(*n),
         // `as` truncates toward zero and saturates, like Redis's (long long) cast.
         Value::Number(n) => Reply::Integer(*n as i64),
         Value::String(s) => Reply::bulk(s.as_bytes().to_vec()),
         Value::Table(_) if depth >= MAX_DEPTH => Reply::error("ERR reached lua stack limit"),
-        Value::Table(t) => table_to_reply(t, depth),
+        Value::Table(t) => table_to_reply(t, depth, left)?,
         _ => Reply::nil(),
-    }
+    })
 }
 
-fn table_to_reply(table: &Table, depth: usize) -> Reply {
+fn table_to_reply(table: &Table, depth: usize, left: &mut usize) -> Option<Reply> {
     if let Ok(Value::String(err)) = table.raw_get::<Value>("err") {
-        return Reply::Error(err.to_string_lossy());
+        return Some(Reply::Error(err.to_string_lossy()));
     }
     if let Ok(Value::String(ok)) = table.raw_get::<Value>("ok") {
-        return Reply::Simple(ok.to_string_lossy());
+        return Some(Reply::Simple(ok.to_string_lossy()));
     }
     let mut items = Vec::new();
     for i in 1.. {
         match table.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(item) => items.push(to_reply(&item, depth + 1)),
+            Ok(item) => items.push(to_reply(&item, depth + 1, left)?),
         }
     }
-    Reply::array(items)
+    Some(Reply::array(items))
 }
 
 /// The arguments of a `redis.call`, as command arguments: strings as they are, numbers
@@ -121,7 +144,7 @@ mod tests {
 
     fn eval(lua: &Lua, code: &str) -> Reply {
         let value: Value = lua.load(code).eval().expect("valid test chunk");
-        lua_to_reply(&value)
+        lua_to_reply(&value, 1 << 20)
     }
 
     #[test]
@@ -168,6 +191,28 @@ mod tests {
         }
         assert_eq!(depth, MAX_DEPTH);
         assert_eq!(*cur, Reply::error("ERR reached lua stack limit"));
+    }
+
+    #[test]
+    fn exponential_tables_stop_at_the_budget() {
+        let lua = Lua::new();
+        let started = std::time::Instant::now();
+        let reply = eval(&lua, "local t = {} t[1] = t t[2] = t return t");
+        assert_eq!(
+            reply,
+            Reply::error("ERR reply would be larger than the reply limit (1048576 bytes)")
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let big = eval(
+            &lua,
+            "local t = {} for i = 1, 100000 do t[i] = 'xxxxxxxxxx' end return t",
+        );
+        assert!(matches!(big, Reply::Error(_)));
+        let fits = eval(
+            &lua,
+            "local t = {} for i = 1, 1000 do t[i] = 'xxxxxxxxxx' end return t",
+        );
+        assert!(matches!(fits, Reply::Array(Some(items)) if items.len() == 1000));
     }
 
     #[test]

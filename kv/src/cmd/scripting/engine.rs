@@ -201,6 +201,7 @@ impl Engine {
         let lua = &self.lua;
         let keys = string_table(lua, script.keys)?;
         let argv = string_table(lua, script.argv)?;
+        let reply_budget = ctx.store.limits.max_reply_bytes;
         let ctx = RefCell::new(ctx);
         lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| {
@@ -212,7 +213,7 @@ impl Engine {
             let (ok, value): (bool, Value) =
                 self.runner.call((f.clone(), keys, argv, call, pcall))?;
             Ok(if ok {
-                lua_to_reply(&value)
+                lua_to_reply(&value, reply_budget)
             } else {
                 failure_reply(&value, script.sha)
             })

@@ -16,6 +16,7 @@ mod engine;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::args::is;
@@ -47,6 +48,24 @@ impl Store {
     pub fn set_script_time_limit(&self, limit: Duration) {
         self.scripts.set_time_limit(limit);
     }
+
+    /// True while a script runs: it holds every shard, so any command would wait for it.
+    /// An event loop should then run commands where waiting blocks nothing else (see
+    /// [`may_run_long`]).
+    pub fn script_running(&self) -> bool {
+        self.scripts.running.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// True for commands that may run for a long time (up to the script time limit) while
+/// holding every shard: scripts, and EXEC (which may queue scripts). An event loop serving
+/// other clients should run these on a thread where blocking is harmless.
+pub fn may_run_long(args: &[Vec<u8>]) -> bool {
+    args.first().is_some_and(|name| {
+        ["eval", "evalsha", "eval_ro", "evalsha_ro", "exec"]
+            .iter()
+            .any(|long| name.eq_ignore_ascii_case(long.as_bytes()))
+    })
 }
 
 /// EVAL script numkeys key... arg...
@@ -119,7 +138,11 @@ fn run(
     with_engine(|engine| {
         let f = engine.compile(sha, body)?;
         ctx.store.scripts.insert(sha, body);
-        Ok(engine.run(ctx, &f, &script))
+        let running = &ctx.store.scripts.running;
+        running.fetch_add(1, Ordering::SeqCst);
+        let reply = engine.run(ctx, &f, &script);
+        running.fetch_sub(1, Ordering::SeqCst);
+        Ok(reply)
     })
 }
 

@@ -1,0 +1,105 @@
+//! `max_connections` for a listener: a count shared by every core (and thread) accepting on
+//! it, so the limit holds for the process however the kernel spreads connections.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How a listener's connections are counted. Cheap to clone; clones share the count.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionLimit {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// What the listener is called in the log ("HTTP", "KV", ...).
+    name: &'static str,
+    max: usize,
+    active: AtomicUsize,
+    /// Unix second of the last "limit reached" warning, so a flood logs once a second.
+    last_warning: AtomicU64,
+}
+
+/// One counted connection; the count goes down when it is dropped.
+#[derive(Debug)]
+pub(crate) struct ConnectionPermit {
+    inner: Arc<Inner>,
+}
+
+impl ConnectionLimit {
+    /// A limit of `max` connections (at least 1) for the listener called `name`.
+    pub(crate) fn new(name: &'static str, max: usize) -> ConnectionLimit {
+        ConnectionLimit {
+            inner: Arc::new(Inner {
+                name,
+                max: max.max(1),
+                active: AtomicUsize::new(0),
+                last_warning: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Counts a new connection, or returns None (and warns, at most once a second) when the
+    /// listener is at its limit: the caller refuses the connection.
+    pub(crate) fn try_acquire(&self) -> Option<ConnectionPermit> {
+        let inner = &self.inner;
+        let admitted = inner
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < inner.max).then_some(n + 1)
+            })
+            .is_ok();
+        if admitted {
+            return Some(ConnectionPermit {
+                inner: Arc::clone(inner),
+            });
+        }
+        self.warn();
+        None
+    }
+
+    /// Connections open now.
+    #[cfg(test)]
+    pub(crate) fn active(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    fn warn(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.inner.last_warning.swap(now, Ordering::Relaxed) != now {
+            log::warn!(
+                "{} listener: max_connections ({}) reached, refusing new connections",
+                self.inner.name,
+                self.inner.max
+            );
+        }
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.inner.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admits_up_to_the_limit_and_frees_on_drop() {
+        let limit = ConnectionLimit::new("test", 2);
+        let first = limit.try_acquire().expect("first");
+        let second = limit.clone().try_acquire().expect("second");
+        assert!(limit.try_acquire().is_none());
+        assert_eq!(limit.active(), 2);
+        drop(first);
+        let third = limit.try_acquire().expect("a freed slot");
+        assert!(limit.try_acquire().is_none());
+        drop((second, third));
+        assert_eq!(limit.active(), 0);
+    }
+}

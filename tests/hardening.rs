@@ -1,0 +1,391 @@
+//! Hardening end to end: nothing a client sends or a script does takes the server down. Each
+//! test attacks one way, then proves the server still answers other clients and kept the data
+//! it acknowledged.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{redis_cli, Server, ServerOptions};
+
+/// A PHP response far bigger than the socket buffers and the response channel.
+const BIG_PHP: &str = "<?php
+header('Content-Type: application/octet-stream');
+$chunk = str_repeat('x', 65536);
+for ($i = 0; $i < 512; $i++) { echo $chunk; flush(); }
+";
+
+/// Reports whether the process-control functions exist for this SAPI.
+const PCNTL_PHP: &str = "<?php
+echo json_encode([
+    'fork' => function_exists('pcntl_fork'),
+    'exec' => function_exists('pcntl_exec'),
+    'alarm' => function_exists('pcntl_alarm'),
+]);
+";
+
+/// Adds the scripts and the large static file these tests use to the docroot.
+fn hardening_files(docroot: &Path, _db_port: u16) {
+    fs::write(docroot.join("big.php"), BIG_PHP).expect("writing big.php");
+    fs::write(docroot.join("pcntl.php"), PCNTL_PHP).expect("writing pcntl.php");
+    fs::write(docroot.join("big.bin"), vec![7u8; 32 << 20]).expect("writing big.bin");
+}
+
+fn options() -> ServerOptions {
+    ServerOptions::default().setup(hardening_files)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("setting a read timeout");
+    stream
+}
+
+/// Writes `request` and reads until `done` says the answer is complete or the server closes.
+fn ask(stream: &mut TcpStream, request: &[u8], done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    stream.write_all(request).expect("writing");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !done(&answer) {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    answer
+}
+
+/// One RESP command over a raw socket; the reply up to its first line end.
+fn resp_line(stream: &mut TcpStream, request: &[u8]) -> String {
+    let answer = ask(stream, request, |a| a.ends_with(b"\r\n"));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// True when the server closed `stream` (EOF or reset) within the read timeout.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(err) => return !common::is_timeout(&err),
+        }
+    }
+}
+
+/// The server still serves HTTP (static and PHP) and Redis clients, and `key` still holds
+/// `value`.
+fn assert_still_serving(server: &Server, key: &str, value: &str) {
+    let hello = server.get("/hello.php");
+    assert_eq!(hello.status, 200, "PHP after the attack: {}", hello.text());
+    assert_eq!(
+        server.get("/robots.txt").status,
+        200,
+        "static after the attack"
+    );
+    assert_eq!(redis_cli(server.kv_port(), &["GET", key]), value);
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_script_returning_a_self_referencing_table_is_refused() {
+    let server = Server::start(options());
+    let port = server.kv_port();
+    assert_eq!(redis_cli(port, &["SET", "kept", "yes"]), "OK");
+    let started = Instant::now();
+    let reply = redis_cli(port, &["EVAL", "local t={} t[1]=t t[2]=t return t", "0"]);
+    assert!(reply.contains("reply limit"), "{reply}");
+    // Bounded work: the 128 MiB budget is spent in seconds even in a debug build.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_still_serving(&server, "kept", "yes");
+}
+
+#[test]
+fn srandmember_with_huge_negative_counts_is_bounded() {
+    let server = Server::start(options());
+    let port = server.kv_port();
+    assert_eq!(redis_cli(port, &["SET", "kept", "yes"]), "OK");
+    assert_eq!(redis_cli(port, &["SADD", "s", "a", "b", "c"]), "3");
+    let reply = redis_cli(port, &["SRANDMEMBER", "s", "-9223372036854775808"]);
+    assert_eq!(reply, "ERR value is out of range");
+    let reply = redis_cli(port, &["SRANDMEMBER", "s", "-9223372036854775807"]);
+    assert!(reply.contains("reply limit"), "{reply}");
+    let few = redis_cli(port, &["SRANDMEMBER", "s", "-5"]);
+    assert_eq!(few.lines().count(), 5, "{few}");
+    assert_still_serving(&server, "kept", "yes");
+}
+
+#[test]
+fn a_long_script_does_not_stop_http_on_its_core() {
+    let server = Server::start(options().cores(1));
+    let port = server.kv_port();
+    assert_eq!(redis_cli(port, &["SET", "kept", "yes"]), "OK");
+    let script = thread::spawn(move || {
+        redis_cli(
+            port,
+            &[
+                "EVAL",
+                "local t = redis.call('TIME') local s = tonumber(t[1]) \
+                 while tonumber(redis.call('TIME')[1]) < s + 3 do end return 1",
+                "0",
+            ],
+        )
+    });
+    thread::sleep(Duration::from_millis(500));
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(server.get("/robots.txt").status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "HTTP waited {:?} for the script",
+            started.elapsed()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(script.join().expect("the script's client"), "1");
+    assert_eq!(redis_cli(port, &["GET", "kept"]), "yes");
+}
+
+#[test]
+fn http_sent_to_the_redis_port_closes_the_connection_unrun() {
+    let server = Server::start(options());
+    let port = server.kv_port();
+    let mut stream = connect(port);
+    let answer = ask(
+        &mut stream,
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET hijacked 1\r\n",
+        |_| false,
+    );
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    let mut stream = connect(port);
+    let answer = ask(&mut stream, b"Host: x\r\nSET hijacked 1\r\n", |_| false);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(redis_cli(port, &["EXISTS", "hijacked"]), "0");
+    assert!(server.log().contains("possible security attack"));
+}
+
+fn with_kv_password() -> ServerOptions {
+    options().env("EPHPM_KV__PASSWORD", "s3cret")
+}
+
+#[test]
+fn clients_get_small_limits_before_auth() {
+    let server = Server::start(with_kv_password());
+    let port = server.kv_port();
+    let mut stream = connect(port);
+    let reply = resp_line(&mut stream, b"*1000000\r\n");
+    assert_eq!(
+        reply,
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    assert!(closed_by_server(&mut stream));
+    let mut stream = connect(port);
+    let reply = resp_line(&mut stream, b"*2\r\n$3\r\nSET\r\n$536870000\r\n");
+    assert_eq!(
+        reply,
+        "-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    assert!(closed_by_server(&mut stream));
+    // After AUTH the configured (Redis) limits apply.
+    let mut stream = connect(port);
+    assert_eq!(
+        resp_line(&mut stream, b"AUTH s3cret\r\n"),
+        "+OK\r\n",
+        "AUTH with the password"
+    );
+    let big = vec![b'v'; 100_000];
+    let mut set = format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n", big.len()).into_bytes();
+    set.extend_from_slice(&big);
+    set.extend_from_slice(b"\r\n");
+    assert_eq!(resp_line(&mut stream, &set), "+OK\r\n");
+}
+
+#[test]
+fn the_password_cannot_be_read_or_removed_over_resp() {
+    let server = Server::start(with_kv_password());
+    let port = server.kv_port();
+    let mut stream = connect(port);
+    assert_eq!(resp_line(&mut stream, b"AUTH s3cret\r\n"), "+OK\r\n");
+    let reply = resp_line(&mut stream, b"CONFIG SET requirepass \"\"\r\n");
+    assert!(reply.contains("can't set protected config"), "{reply}");
+    let reply = ask(&mut stream, b"CONFIG GET requirepass\r\n", |a| {
+        a.ends_with(b"\r\n")
+    });
+    assert_eq!(reply, b"*0\r\n");
+    let mut other = connect(port);
+    assert!(resp_line(&mut other, b"GET k\r\n").starts_with("-NOAUTH"));
+}
+
+#[test]
+fn pipelined_replies_to_a_client_that_does_not_read_stay_bounded() {
+    let server = Server::start(options().env("EPHPM_SERVER__SEND_TIMEOUT", "1s"));
+    let port = server.kv_port();
+    let value = "v".repeat(1 << 20);
+    let mut setter = connect(port);
+    let mut set = format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n", value.len()).into_bytes();
+    set.extend_from_slice(value.as_bytes());
+    set.extend_from_slice(b"\r\n");
+    assert_eq!(resp_line(&mut setter, &set), "+OK\r\n");
+    let before = vm_rss_kib(server.pid());
+    // 2,000 GETs of a 1 MiB value: 2 GiB of replies if they piled up.
+    let mut greedy = connect(port);
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("write timeout");
+    let pipeline = b"GET big\r\n".repeat(2000);
+    let _ = greedy.write_all(&pipeline);
+    thread::sleep(Duration::from_secs(4));
+    let after = vm_rss_kib(server.pid());
+    assert!(
+        after < before + 256 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    assert!(
+        closed_by_server(&mut greedy),
+        "the stalled client was not closed"
+    );
+    assert_eq!(redis_cli(port, &["STRLEN", "big"]), (1 << 20).to_string());
+}
+
+#[test]
+fn redis_clients_over_max_connections_are_refused() {
+    let server = Server::start(options().env("EPHPM_KV__MAX_CONNECTIONS", "2"));
+    let port = server.kv_port();
+    let mut first = connect(port);
+    let mut second = connect(port);
+    assert_eq!(resp_line(&mut first, b"SET kept yes\r\n"), "+OK\r\n");
+    assert_eq!(resp_line(&mut second, b"PING\r\n"), "+PONG\r\n");
+    let mut third = connect(port);
+    assert_eq!(
+        resp_line(&mut third, b"PING\r\n"),
+        "-ERR max number of clients reached\r\n"
+    );
+    drop(second);
+    thread::sleep(Duration::from_millis(200));
+    let mut fourth = connect(port);
+    assert!(resp_line(&mut fourth, b"GET kept\r\n").starts_with("$3\r\n"));
+    assert!(server
+        .log()
+        .contains("KV listener: max_connections (2) reached"));
+}
+
+#[test]
+fn slowloris_clients_at_the_http_limit_are_refused_then_timed_out() {
+    let server = Server::start(
+        options()
+            .env("EPHPM_SERVER__MAX_CONNECTIONS", "4")
+            .env("EPHPM_SERVER__HEADER_READ_TIMEOUT", "2s"),
+    );
+    // Let the start-up probe's connection close first: it counts too.
+    thread::sleep(Duration::from_millis(500));
+    let dripping: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = connect(server.port());
+            stream.write_all(b"GET / HTTP/1.1\r\nX-a: ").expect("drip");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let refused = common::curl_unchecked(&["-s", "-i", &server.url("/hello.php")]);
+    assert_eq!(refused.status, 503, "{}\n{}", refused.text(), server.log());
+    assert!(server
+        .log()
+        .contains("HTTP listener: max_connections (4) reached"));
+    // The header timeout is a total deadline: the dripping clients are closed, slots free up.
+    thread::sleep(Duration::from_secs(3));
+    assert_still_serving(&server, "nothing", "");
+    drop(dripping);
+}
+
+#[test]
+fn a_client_that_stops_reading_frees_its_connection_and_php_thread() {
+    let server = Server::start(options().threads(1).env("EPHPM_SERVER__SEND_TIMEOUT", "1s"));
+    for path in ["/big.php", "/big.bin"] {
+        let mut stream = connect(server.port());
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+        // Never read: the server's writes stall until the send timeout closes the connection.
+        thread::sleep(Duration::from_secs(4));
+        let started = Instant::now();
+        let hello = server.get("/hello.php");
+        assert_eq!(hello.status, 200, "{path}: {}", hello.text());
+        assert!(started.elapsed() < Duration::from_secs(3), "{path}");
+        let mut received = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        assert!(received < 32 << 20, "{path}: the whole body arrived");
+    }
+    assert_still_serving(&server, "nothing", "");
+}
+
+#[test]
+fn a_panic_serving_a_connection_is_contained() {
+    let mut server = Server::start(options().cores(1).threads(1).env("EPHPMTEST_FAULTS", "1"));
+    assert_eq!(redis_cli(server.kv_port(), &["SET", "kept", "yes"]), "OK");
+    let broken =
+        common::curl_unchecked(&["-s", "-i", &server.url("/__ephpm_test/panic-connection")]);
+    assert_ne!(broken.status, 200);
+    assert!(
+        server.wait_for_log("backtrace", Duration::from_secs(5)),
+        "{}",
+        server.log()
+    );
+    assert!(server
+        .log()
+        .contains("fault injection: panic at Connection"));
+    assert_still_serving(&server, "kept", "yes");
+
+    // A PHP thread that dies is replaced: with one PHP thread, PHP still answers.
+    let _ = common::curl_unchecked(&["-s", "-i", &server.url("/__ephpm_test/panic-php")]);
+    assert!(server.wait_for_log("starting a replacement", Duration::from_secs(5)));
+    for _ in 0..3 {
+        assert_still_serving(&server, "kept", "yes");
+    }
+    let status = server.stop_with("TERM");
+    assert!(
+        status.success(),
+        "a contained panic must not fail the exit: {status}"
+    );
+}
+
+#[test]
+fn process_control_is_disabled_for_web_requests_but_not_the_cli() {
+    let server = Server::start(options());
+    let web = server.get("/pcntl.php");
+    assert_eq!(web.text(), r#"{"fork":false,"exec":false,"alarm":false}"#);
+    let cli = std::process::Command::new(common::ephpm_binary())
+        .arg("php-cli")
+        .arg(server.docroot().join("pcntl.php"))
+        .output()
+        .expect("running ephpm php-cli");
+    assert_eq!(
+        String::from_utf8_lossy(&cli.stdout),
+        r#"{"fork":true,"exec":true,"alarm":true}"#
+    );
+}
