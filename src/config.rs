@@ -110,6 +110,9 @@ pub struct ServerConfig {
     pub max_headers: usize,
     /// Time a client has to send a complete request head.
     pub header_read_timeout: Timeout,
+    /// Time a client has to send a complete request body (a total, not per read); slower
+    /// bodies get 408.
+    pub body_timeout: Timeout,
     /// Time an idle keep-alive connection is kept open.
     pub keep_alive_timeout: Timeout,
     /// Time in-flight requests get to finish on shutdown.
@@ -141,6 +144,7 @@ impl Default for ServerConfig {
             max_header_size: ByteSize(16 * KIB),
             max_headers: 100,
             header_read_timeout: Timeout(Duration::from_secs(10)),
+            body_timeout: Timeout(Duration::from_secs(120)),
             keep_alive_timeout: Timeout(Duration::from_secs(75)),
             drain_timeout: Timeout(Duration::from_secs(30)),
             queue_depth: 1024,
@@ -625,11 +629,24 @@ impl DbConfig {
                 }
             }
         }
-        if self.enabled && self.password.is_empty() && !self.listen.ip().is_loopback() {
-            return Err(ConfigError::invalid(
-                "db.listen",
-                "without db.password the database listens on loopback addresses only",
-            ));
+        if self.enabled && !self.listen.ip().is_loopback() {
+            if self.password.is_empty() {
+                return Err(ConfigError::invalid(
+                    "db.listen",
+                    "without db.password the database listens on loopback addresses only",
+                ));
+            }
+            // In proxy mode clients may also log in with the upstream URL's account.
+            let url_password = dbwire::client::ConnectOptions::from_url(&self.mysql.url)
+                .map(|upstream| upstream.password)
+                .unwrap_or_default();
+            if !self.mysql.url.is_empty() && url_password.is_empty() {
+                return Err(ConfigError::invalid(
+                    "db.listen",
+                    "db.mysql.url names an account without a password, which clients could \
+                     log in with: the proxy listens on loopback addresses only then",
+                ));
+            }
         }
         Ok(())
     }
@@ -1665,6 +1682,19 @@ mod tests {
         assert!(err.to_string().contains("EPHPM_DB__MYSQL__NOPE"), "{err}");
         let err = load_text("[db.mysql]\nurl = \"postgres://x\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("db.mysql.url"), "{err}");
+    }
+
+    #[test]
+    fn a_public_proxy_needs_a_password_on_the_upstream_account_too() {
+        let open_upstream = "[db]\nlisten = \"0.0.0.0:3306\"\npassword = \"p\"\n\
+                             [db.mysql]\nurl = \"mysql://app@db:3306/app\"\n";
+        let err = load_text(open_upstream, &[]).unwrap_err();
+        assert!(err.to_string().contains("without a password"), "{err}");
+        let closed_upstream = "[db]\nlisten = \"0.0.0.0:3306\"\npassword = \"p\"\n\
+                               [db.mysql]\nurl = \"mysql://app:secret@db:3306/app\"\n";
+        load_text(closed_upstream, &[]).unwrap();
+        let loopback = "[db.mysql]\nurl = \"mysql://app@db:3306/app\"\n";
+        load_text(loopback, &[]).unwrap();
     }
 
     #[test]

@@ -94,10 +94,19 @@ fn assert_still_serving(server: &Server, key: &str, value: &str) {
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// Address space reserved: grows with an allocation even before its pages are touched.
+fn vm_size_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmSize:")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -388,4 +397,65 @@ fn process_control_is_disabled_for_web_requests_but_not_the_cli() {
         String::from_utf8_lossy(&cli.stdout),
         r#"{"fork":true,"exec":true,"alarm":true}"#
     );
+}
+
+#[test]
+fn a_dripped_body_runs_into_one_total_deadline() {
+    let server = Server::start(options().env("EPHPM_SERVER__BODY_TIMEOUT", "2s"));
+    let mut stream = connect(server.port());
+    stream
+        .write_all(b"POST /hello.php HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .expect("head");
+    let started = Instant::now();
+    // A byte every 300 ms: each read is quick, the whole body never arrives in time.
+    let mut answer = Vec::new();
+    while started.elapsed() < Duration::from_secs(8) {
+        if stream.write_all(b"x").is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(300));
+        stream.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 1024];
+        if let Ok(n) = stream.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        stream.set_nonblocking(false).expect("blocking");
+        if !answer.is_empty() {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_still_serving(&server, "nothing", "");
+}
+
+#[test]
+fn a_claimed_content_length_reserves_no_memory() {
+    let server = Server::start(options());
+    let before = vm_size_kib(server.pid());
+    // 20 requests claiming 60 MiB bodies (under the 64 MiB limit) that never send them.
+    let claims: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = connect(server.port());
+            stream
+                .write_all(
+                    b"POST /hello.php HTTP/1.1\r\nHost: x\r\nContent-Length: 62914560\r\n\r\nabc",
+                )
+                .expect("head");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let after = vm_size_kib(server.pid());
+    assert!(
+        after < before + 300 * 1024,
+        "reserved memory grew from {before} KiB to {after} KiB"
+    );
+    drop(claims);
+    assert_still_serving(&server, "nothing", "");
 }

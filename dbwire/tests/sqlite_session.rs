@@ -540,3 +540,31 @@ fn server_functions_and_variables() {
         "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'",
     );
 }
+
+#[test]
+fn clients_cannot_create_databases_without_bound() {
+    let fixture = Fixture::with(|config| config.max_databases = 2);
+    let mut session = fixture.session("first");
+    run(&mut session, "CREATE DATABASE second");
+    let refused = error(&mut session, "CREATE DATABASE third");
+    assert_eq!(refused.code, 1006, "{}", refused.message);
+    let refused = error(&mut session, "USE fourth");
+    assert_eq!(refused.code, 1006, "{}", refused.message);
+    // Existing databases stay usable.
+    run(&mut session, "USE second");
+    run(&mut session, "CREATE TABLE t (id INT)");
+    run(&mut session, "DROP DATABASE second");
+    run(&mut session, "CREATE DATABASE third");
+}
+
+#[test]
+fn an_endless_recursive_query_stops_at_the_result_limit() {
+    let fixture = Fixture::with(|config| config.max_result_bytes = 1 << 20);
+    let mut session = fixture.session("shop");
+    let refused = error(
+        &mut session,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
+    );
+    assert_eq!(refused.code, 1041, "{}", refused.message);
+    assert_eq!(scalar(&mut session, "SELECT 1 + 1"), "2");
+}

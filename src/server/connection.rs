@@ -27,6 +27,8 @@ use crate::static_files::{self, StaticBody, StaticRequest};
 const HEAD_READ_CHUNK: usize = 2 * 1024;
 /// Bytes asked of the socket per read while reading a request body.
 const BODY_READ_CHUNK: usize = 64 * 1024;
+/// Most bytes reserved for a body up front, whatever its Content-Length says.
+const BODY_PREALLOCATION: u64 = 64 * 1024;
 /// Buffers bigger than this are given back after a request instead of kept for the next one.
 const KEEP_BUFFER_CAPACITY: usize = 8 * 1024;
 /// Files up to this size are sent in one write together with the response head.
@@ -301,10 +303,15 @@ impl Connection {
             self.stream.write_all(response::CONTINUE_100).await?;
         }
         let mut decoder = BodyDecoder::new(&head.framing, max);
+        // Content-Length is only a claim: memory grows with bytes that actually arrive.
         let mut body = match head.framing {
-            BodyFraming::Length(len) => Vec::with_capacity(usize::try_from(len).unwrap_or(0)),
+            BodyFraming::Length(len) => {
+                Vec::with_capacity(usize::try_from(len.min(BODY_PREALLOCATION)).unwrap_or(0))
+            }
             _ => Vec::new(),
         };
+        // One deadline for the whole body, however slowly it is sent.
+        let deadline = Instant::now() + self.core.body_timeout;
         loop {
             if !self.input.is_empty() {
                 match decoder.decode(self.input.filled(), &mut body) {
@@ -323,10 +330,8 @@ impl Connection {
             if decoder.is_done() {
                 return Ok(Ok(body));
             }
-            match self
-                .read_within(self.core.header_read_timeout, BODY_READ_CHUNK)
-                .await?
-            {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.read_within(left, BODY_READ_CHUNK).await? {
                 Some(0) => return Ok(Err(400)),
                 Some(_) => {}
                 None => return Ok(Err(408)),

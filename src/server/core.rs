@@ -27,6 +27,8 @@ pub(crate) struct CoreContext {
     pub(crate) pool: PoolHandle,
     pub(crate) limits: Limits,
     pub(crate) header_read_timeout: Duration,
+    /// Time a client has to send a whole request body.
+    pub(crate) body_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     /// Longest a write to a client may make no progress before the connection is closed.
     pub(crate) send_timeout: Duration,
@@ -126,6 +128,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
             max_body_bytes: server.max_body_size.0,
         },
         header_read_timeout: server.header_read_timeout.0,
+        body_timeout: server.body_timeout.0,
         keep_alive_timeout: server.keep_alive_timeout.0,
         send_timeout: server.send_timeout.0,
         gzip: server.gzip,

@@ -59,6 +59,13 @@ pub struct SqliteConfig {
     /// How long a statement waits for another connection's write lock before failing with
     /// `ERROR 1205 Lock wait timeout exceeded`.
     pub busy_timeout: Duration,
+    /// Most databases (files) the data directory may hold; creating one more, by `CREATE
+    /// DATABASE` or by selecting a new name, fails with `ERROR 1006`. Each open database keeps
+    /// a file open, so clients must not be able to create them without bound.
+    pub max_databases: usize,
+    /// Largest result set a query may build in memory; a bigger one (an endless recursive CTE)
+    /// fails with `ERROR 1041`.
+    pub max_result_bytes: usize,
 }
 
 impl SqliteConfig {
@@ -70,6 +77,8 @@ impl SqliteConfig {
             users: Vec::new(),
             create_databases: true,
             busy_timeout: Duration::from_secs(5),
+            max_databases: 1000,
+            max_result_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -220,6 +229,9 @@ impl Shared {
         if !exists && (!self.config.create_databases || is_system_schema(name)) {
             return Err(errors::unknown_database(name));
         }
+        if !exists {
+            self.check_room_for_database(name)?;
+        }
         let conn = self.open_file(&path, context)?;
         self.keep_open(name, &path);
         Ok(conn)
@@ -259,8 +271,19 @@ impl Shared {
         if path.is_file() || is_system_schema(name) {
             return Ok(false);
         }
+        self.check_room_for_database(name)?;
         self.open_file(&path, context)?;
         Ok(true)
+    }
+
+    /// Refuses to create database `name` when the data directory holds `max_databases`.
+    fn check_room_for_database(&self, name: &str) -> Result<(), DbError> {
+        let limit = self.config.max_databases;
+        if self.database_names().len() >= limit {
+            log::warn!("database limit ({limit}) reached: not creating database {name}");
+            return Err(errors::too_many_databases(name, limit));
+        }
+        Ok(())
     }
 
     /// Deletes database `name` (with its WAL files); false when it does not exist.

@@ -10,6 +10,10 @@ use crate::sqlite::schema;
 
 /// MySQL error codes this backend produces.
 pub mod codes {
+    /// ER_CANT_CREATE_DB.
+    pub const CANT_CREATE_DB: u16 = 1006;
+    /// ER_OUT_OF_RESOURCES.
+    pub const OUT_OF_RESOURCES: u16 = 1041;
     /// ER_DB_CREATE_EXISTS.
     pub const DB_CREATE_EXISTS: u16 = 1007;
     /// ER_DB_DROP_EXISTS.
@@ -95,6 +99,25 @@ pub fn no_database() -> DbError {
 }
 
 /// `ERROR 1049 (42000): Unknown database 'name'`.
+/// `ERROR 1006 (HY000)`: creating database `name` would go over the database limit.
+pub fn too_many_databases(name: &str, limit: usize) -> DbError {
+    DbError::new(
+        codes::CANT_CREATE_DB,
+        "HY000",
+        format!("Can't create database '{name}' (the server holds its limit of {limit} databases)"),
+    )
+}
+
+/// `ERROR 1041 (HY000)`: a result set over the backend's size limit.
+pub fn result_too_large(limit: usize) -> DbError {
+    DbError::new(
+        codes::OUT_OF_RESOURCES,
+        "HY000",
+        format!("Out of memory: the result set is larger than the server's limit of {limit} bytes"),
+    )
+}
+
+/// `ERROR 1049 (42000): Unknown database 'x'`.
 pub fn unknown_database(name: &str) -> DbError {
     DbError::new(codes::BAD_DB, "42000", format!("Unknown database '{name}'"))
 }

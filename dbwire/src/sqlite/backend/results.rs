@@ -146,19 +146,45 @@ pub fn describe(statement: &rusqlite::Statement<'_>, database: Option<&str>) -> 
         .collect()
 }
 
-/// Runs `statement` (parameters bound) and reads its rows as a MySQL result set.
+/// Why reading a result set failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+    /// The rows took more than this many bytes.
+    TooLarge(usize),
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(error: rusqlite::Error) -> ReadError {
+        ReadError::Sqlite(error)
+    }
+}
+
+/// Bytes a cell costs beyond its data, as counted against a result's size limit.
+const CELL_OVERHEAD: usize = 32;
+
+/// Runs `statement` (parameters bound) and reads its rows as a MySQL result set of at most
+/// `max_bytes` (counted as cell data plus a fixed cost per cell).
 pub fn read(
     statement: &mut rusqlite::Statement<'_>,
     database: Option<&str>,
-) -> rusqlite::Result<QueryResult> {
+    max_bytes: usize,
+) -> Result<QueryResult, ReadError> {
     let descriptions = describe_columns(statement);
     let width = descriptions.len();
     let mut cells: Vec<Vec<StoredValue>> = Vec::new();
+    let mut size = 0usize;
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(width);
         for index in 0..width {
-            values.push(StoredValue::from_ref(row.get_ref(index)?));
+            let value = row.get_ref(index)?;
+            size = size.saturating_add(CELL_OVERHEAD + value.as_bytes().map_or(0, <[u8]>::len));
+            values.push(StoredValue::from_ref(value));
+        }
+        if size > max_bytes {
+            return Err(ReadError::TooLarge(max_bytes));
         }
         cells.push(values);
     }
@@ -263,7 +289,8 @@ mod tests {
         let mut statement = conn
             .prepare("SELECT id, name AS label, price, id * 1.5 FROM t ORDER BY id")
             .unwrap();
-        let QueryResult::Rows { columns, rows } = read(&mut statement, Some("shop")).unwrap()
+        let QueryResult::Rows { columns, rows } =
+            read(&mut statement, Some("shop"), usize::MAX).unwrap()
         else {
             panic!("expected rows");
         };
@@ -308,7 +335,7 @@ mod tests {
             Value::Null,
         ];
         bind(&mut statement, &params).unwrap();
-        let QueryResult::Rows { rows, .. } = read(&mut statement, None).unwrap() else {
+        let QueryResult::Rows { rows, .. } = read(&mut statement, None, usize::MAX).unwrap() else {
             panic!()
         };
         assert_eq!(

@@ -241,8 +241,13 @@ impl SqliteSession {
             .map_err(|error| self.sqlite_error(&error))?;
         results::bind(&mut statement, params)?;
         if statement.column_count() > 0 {
-            let rows = results::read(&mut statement, self.database.as_deref())
-                .map_err(|error| self.sqlite_error(&error))?;
+            let limit = self.shared.config.max_result_bytes;
+            let rows = results::read(&mut statement, self.database.as_deref(), limit).map_err(
+                |error| match error {
+                    results::ReadError::Sqlite(error) => self.sqlite_error(&error),
+                    results::ReadError::TooLarge(limit) => errors::result_too_large(limit),
+                },
+            )?;
             return Ok(StepOutcome::Rows(rows));
         }
         statement
