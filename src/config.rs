@@ -104,6 +104,9 @@ pub struct ServerConfig {
     pub cores: usize,
     /// Largest request body accepted; larger requests get 413.
     pub max_body_size: ByteSize,
+    /// Request body bytes kept in memory; a bigger body is written to an anonymous temporary
+    /// file (in `$TMPDIR`) while it arrives, as nginx does.
+    pub body_buffer_size: ByteSize,
     /// Largest request head (request line plus headers) accepted; larger get 431.
     pub max_header_size: ByteSize,
     /// Most request headers accepted; more get 431.
@@ -141,6 +144,7 @@ impl Default for ServerConfig {
             document_root: PathBuf::from("."),
             cores: 0,
             max_body_size: ByteSize(64 * MIB),
+            body_buffer_size: ByteSize(MIB),
             max_header_size: ByteSize(16 * KIB),
             max_headers: 100,
             header_read_timeout: Timeout(Duration::from_secs(10)),

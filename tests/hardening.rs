@@ -459,3 +459,43 @@ fn a_claimed_content_length_reserves_no_memory() {
     drop(claims);
     assert_still_serving(&server, "nothing", "");
 }
+
+#[test]
+fn large_bodies_wait_in_a_temporary_file_and_reach_php_whole() {
+    let server = Server::start(options().env("EPHPM_SERVER__BODY_BUFFER_SIZE", "64KiB"));
+    let upload = server.dir().join("upload.bin");
+    let body: Vec<u8> = (0..6_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(&upload, &body).expect("writing the upload");
+    let before = vm_rss_kib(server.pid());
+    let response = server.curl(
+        "/input.php",
+        &["--data-binary", &format!("@{}", upload.display())],
+    );
+    let after = vm_rss_kib(server.pid());
+    assert_eq!(response.status, 200, "{}", response.text());
+    let text = response.text();
+    assert!(
+        text.contains("length=6000000\n"),
+        "{}",
+        &text[..80.min(text.len())]
+    );
+    let digest = std::process::Command::new("md5sum")
+        .arg(&upload)
+        .output()
+        .expect("md5sum");
+    let digest = String::from_utf8_lossy(&digest.stdout);
+    let digest = digest.split_whitespace().next().unwrap_or_default();
+    assert!(text.contains(&format!("md5={digest}\n")));
+    // Chunked too.
+    let chunked = server.curl(
+        "/input.php",
+        &[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            &format!("@{}", upload.display()),
+        ],
+    );
+    assert!(chunked.text().contains(&format!("md5={digest}\n")));
+    assert!(after < before + 200 * 1024, "RSS {before} -> {after} KiB");
+}

@@ -1,6 +1,9 @@
 //! The PHP-thread side of a response: turns the SAPI's callbacks into [`ResponseEvent`]s for
 //! the executor that owns the connection.
 
+use std::fs::File;
+use std::io::Read as _;
+
 use async_channel::Sender;
 use php_sys::{HeaderLines, ResponseHandler};
 
@@ -35,25 +38,77 @@ pub enum ResponseEvent {
     End,
 }
 
-/// A request body held in memory, read by PHP in pieces.
+/// A request body, in memory or in a temporary file, read by PHP in pieces.
 #[derive(Debug, Default)]
 pub struct RequestBody {
-    data: Vec<u8>,
-    position: usize,
+    source: BodySource,
+    len: u64,
+}
+
+/// Where a request body's bytes are.
+#[derive(Debug)]
+enum BodySource {
+    Memory {
+        data: Vec<u8>,
+        position: usize,
+    },
+    /// An anonymous temporary file (bodies over `server.body_buffer_size`), read from the start.
+    File(File),
+}
+
+impl Default for BodySource {
+    fn default() -> BodySource {
+        BodySource::Memory {
+            data: Vec::new(),
+            position: 0,
+        }
+    }
 }
 
 impl RequestBody {
     /// Wraps the decoded body bytes.
     pub fn new(data: Vec<u8>) -> RequestBody {
-        RequestBody { data, position: 0 }
+        RequestBody {
+            len: data.len() as u64,
+            source: BodySource::Memory { data, position: 0 },
+        }
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> usize {
-        let rest = &self.data[self.position..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.position += n;
-        n
+    /// A body of `len` bytes in `file`, positioned at its start.
+    pub fn from_file(file: File, len: u64) -> RequestBody {
+        RequestBody {
+            source: BodySource::File(file),
+            len,
+        }
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the body waits in a temporary file rather than in memory.
+    #[cfg(test)]
+    pub fn is_file(&self) -> bool {
+        matches!(self.source, BodySource::File(_))
+    }
+
+    /// Copies the next bytes into `buf`; 0 at the end (or if the file can't be read, which
+    /// PHP sees as a short body).
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
+        match &mut self.source {
+            BodySource::Memory { data, position } => {
+                let rest = &data[*position..];
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                *position += n;
+                n
+            }
+            BodySource::File(file) => file.read(buf).unwrap_or_else(|err| {
+                log::error!("reading a request body from its temporary file: {err}");
+                0
+            }),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::http::request::{parse_head, BodyFraming, RequestHead, Version};
 use crate::http::response::{self, BodyLength};
 use crate::php::{PhpJob, RequestBody, ResponseEvent, ResponseHead};
 use crate::router::{self, Route};
+use crate::server::body_buffer::BodyBuffer;
 use crate::server::core::CoreContext;
 use crate::server::php_request;
 use crate::server::read_buffer::ReadBuffer;
@@ -28,7 +29,7 @@ const HEAD_READ_CHUNK: usize = 2 * 1024;
 /// Bytes asked of the socket per read while reading a request body.
 const BODY_READ_CHUNK: usize = 64 * 1024;
 /// Most bytes reserved for a body up front, whatever its Content-Length says.
-const BODY_PREALLOCATION: u64 = 64 * 1024;
+const BODY_PREALLOCATION: usize = 64 * 1024;
 /// Buffers bigger than this are given back after a request instead of kept for the next one.
 const KEEP_BUFFER_CAPACITY: usize = 8 * 1024;
 /// Files up to this size are sent in one write together with the response head.
@@ -292,11 +293,12 @@ impl Connection {
         }
     }
 
-    /// Reads the request body (sending `100 Continue` first when asked). `Ok(Err(status))`
-    /// means the body was refused or malformed and the connection must close.
-    async fn read_body(&mut self, head: &RequestHead) -> io::Result<Result<Vec<u8>, u16>> {
+    /// Reads the request body (sending `100 Continue` first when asked), in memory up to
+    /// `server.body_buffer_size` and in a temporary file beyond. `Ok(Err(status))` means the
+    /// body was refused or malformed and the connection must close.
+    async fn read_body(&mut self, head: &RequestHead) -> io::Result<Result<RequestBody, u16>> {
         if matches!(head.framing, BodyFraming::None) {
-            return Ok(Ok(Vec::new()));
+            return Ok(Ok(RequestBody::default()));
         }
         let max = self.core.limits.max_body_bytes;
         if head.expect_continue && self.input.is_empty() {
@@ -304,21 +306,20 @@ impl Connection {
         }
         let mut decoder = BodyDecoder::new(&head.framing, max);
         // Content-Length is only a claim: memory grows with bytes that actually arrive.
-        let mut body = match head.framing {
-            BodyFraming::Length(len) => {
-                Vec::with_capacity(usize::try_from(len.min(BODY_PREALLOCATION)).unwrap_or(0))
-            }
-            _ => Vec::new(),
+        let expected = match head.framing {
+            BodyFraming::Length(len) => Some(len),
+            _ => None,
         };
+        let mut body = BodyBuffer::new(self.core.body_buffer_size, expected, BODY_PREALLOCATION);
         // One deadline for the whole body, however slowly it is sent.
         let deadline = Instant::now() + self.core.body_timeout;
         loop {
             if !self.input.is_empty() {
-                match decoder.decode(self.input.filled(), &mut body) {
+                match decoder.decode(self.input.filled(), body.sink()) {
                     Ok(decoded) => {
                         self.input.consume(decoded.consumed);
                         if decoded.done {
-                            return Ok(Ok(body));
+                            return body.finish().map(Ok);
                         }
                     }
                     Err(err) => {
@@ -326,9 +327,10 @@ impl Connection {
                         return Ok(Err(err.status()));
                     }
                 }
+                body.settle()?;
             }
             if decoder.is_done() {
-                return Ok(Ok(body));
+                return body.finish().map(Ok);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.read_within(left, BODY_READ_CHUNK).await? {
@@ -343,7 +345,7 @@ impl Connection {
         &mut self,
         head: &RequestHead,
         target: php_request::PhpTarget<'_>,
-        body: Vec<u8>,
+        body: RequestBody,
         keep_alive: bool,
     ) -> io::Result<Exchange> {
         let mut request = php_sys::Request::with_capacity(4096, 48);
@@ -358,7 +360,7 @@ impl Connection {
         let (events_tx, events_rx) = async_channel::bounded(8);
         let job = PhpJob {
             request,
-            body: RequestBody::new(body),
+            body,
             events: events_tx,
         };
         if self.core.pool.submit(job).is_err() {

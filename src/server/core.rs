@@ -29,6 +29,8 @@ pub(crate) struct CoreContext {
     pub(crate) header_read_timeout: Duration,
     /// Time a client has to send a whole request body.
     pub(crate) body_timeout: Duration,
+    /// Body bytes kept in memory before the body moves to a temporary file.
+    pub(crate) body_buffer_size: usize,
     pub(crate) keep_alive_timeout: Duration,
     /// Longest a write to a client may make no progress before the connection is closed.
     pub(crate) send_timeout: Duration,
@@ -129,6 +131,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         },
         header_read_timeout: server.header_read_timeout.0,
         body_timeout: server.body_timeout.0,
+        body_buffer_size: usize::try_from(server.body_buffer_size.0).unwrap_or(usize::MAX),
         keep_alive_timeout: server.keep_alive_timeout.0,
         send_timeout: server.send_timeout.0,
         gzip: server.gzip,

@@ -1,6 +1,7 @@
 //! `ephpm serve`: starts PHP, one PHP pool and one executor per core, and runs until SIGTERM or
 //! SIGINT, then drains in-flight requests.
 
+mod body_buffer;
 mod connection;
 pub(crate) mod core;
 pub(crate) mod limit;

@@ -37,7 +37,7 @@ pub(crate) fn build(
     head: &RequestHead,
     target: &PhpTarget<'_>,
     conn: &ConnectionInfo<'_>,
-    body_len: usize,
+    body_len: u64,
 ) -> Result<(), RequestError> {
     request.set_method(&head.method)?;
     request.set_request_uri(head.target.as_bytes())?;
@@ -45,7 +45,7 @@ pub(crate) fn build(
     request.set_script_filename(target.script_filename)?;
     request.set_head_only(head.method == "HEAD");
     if body_len > 0 || head.header("content-length").is_some() {
-        request.set_content_length(body_len as u64);
+        request.set_content_length(body_len);
     }
     if let Some(content_type) = head.header("content-type") {
         request.set_content_type(content_type)?;
@@ -68,7 +68,7 @@ fn add_server_vars(
     head: &RequestHead,
     target: &PhpTarget<'_>,
     conn: &ConnectionInfo<'_>,
-    body_len: usize,
+    body_len: u64,
 ) -> Result<(), RequestError> {
     let docroot = conn.docroot.to_string_lossy();
     let script_filename = target.script_filename.to_string_lossy();
