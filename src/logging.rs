@@ -1,6 +1,8 @@
 //! The server log (`log` crate records, PHP's error log included) via env_logger.
 
 use std::fs::OpenOptions;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
@@ -46,4 +48,29 @@ fn install_panic_hook() {
             thread.name().unwrap_or("unnamed")
         );
     }));
+}
+
+/// Lets a repeated message through at most once a second (a flood of refused connections or
+/// failed accepts must not flood the log).
+#[derive(Debug, Default)]
+pub(crate) struct RateLimit {
+    /// Unix second of the last message let through.
+    last: AtomicU64,
+}
+
+impl RateLimit {
+    /// A limit that lets the first message through.
+    pub(crate) const fn new() -> RateLimit {
+        RateLimit {
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// True when the message should be logged now.
+    pub(crate) fn should_log(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last.swap(now, Ordering::Relaxed) != now
+    }
 }

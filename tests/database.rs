@@ -5,27 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, ServerOptions};
-
-fn mysql(port: u16, sql: &str) -> String {
-    let output = Command::new("mysql")
-        .args([
-            "-h127.0.0.1",
-            &format!("-P{port}"),
-            "-uroot",
-            "--batch",
-            "--skip-column-names",
-        ])
-        .args(["ephpm", "-e", sql])
-        .output()
-        .expect("running the mysql client (apt package mariadb-client)");
-    assert!(
-        output.status.success(),
-        "mysql failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
+use common::{mysql, Server, ServerOptions};
 
 #[test]
 fn php_and_the_mysql_client_share_the_embedded_database() {

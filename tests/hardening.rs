@@ -499,3 +499,53 @@ fn large_bodies_wait_in_a_temporary_file_and_reach_php_whole() {
     assert!(chunked.text().contains(&format!("md5={digest}\n")));
     assert!(after < before + 200 * 1024, "RSS {before} -> {after} KiB");
 }
+
+#[test]
+fn a_flood_of_http_connections_cannot_exhaust_file_descriptors() {
+    let server = Server::start(
+        options()
+            .nofile(512)
+            .env("EPHPM_SERVER__MAX_CONNECTIONS", "100"),
+    );
+    assert!(
+        server.log().contains("the open file limit (512)"),
+        "no warning about the file limit: {}",
+        server.log()
+    );
+    common::mysql(
+        server.db_port(),
+        "CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('yes')",
+    );
+    assert_eq!(redis_cli(server.kv_port(), &["SET", "kept", "yes"]), "OK");
+    thread::sleep(Duration::from_millis(300));
+    // Far more connections than descriptors: the ones over the limit are refused at once.
+    let mut flood = Vec::new();
+    let mut refused = 0;
+    for _ in 0..600 {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", server.port())) else {
+            continue;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let mut buf = [0u8; 12];
+        if matches!(stream.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.1 503")) {
+            refused += 1;
+        } else {
+            flood.push(stream);
+        }
+    }
+    assert!(refused >= 400, "only {refused} of 600 refused");
+    // Every other listener still has descriptors.
+    assert_eq!(redis_cli(server.kv_port(), &["GET", "kept"]), "yes");
+    assert_eq!(common::mysql(server.db_port(), "SELECT v FROM kept"), "yes");
+    let metrics = common::curl(&[
+        "-s",
+        "-i",
+        &format!("http://127.0.0.1:{}/metrics", server.node_api_port()),
+    ]);
+    assert_eq!(metrics.status, 200);
+    drop(flood);
+    thread::sleep(Duration::from_millis(300));
+    assert_still_serving(&server, "kept", "yes");
+}

@@ -264,6 +264,9 @@ pub(crate) fn spawn_contained(protocol: &'static str, task: impl Future<Output =
     .detach();
 }
 
+/// Accept failures logged at most once a second: out of file descriptors, every retry fails.
+static ACCEPT_ERRORS: crate::logging::RateLimit = crate::logging::RateLimit::new();
+
 /// The next accepted connection, or None once shutdown begins. Accept errors (EMFILE and
 /// friends) are logged and retried after a short back-off instead of spinning.
 pub(crate) async fn accept(listener: &TcpListener, shutdown: &CoreShutdown) -> Option<TcpStream> {
@@ -276,7 +279,9 @@ pub(crate) async fn accept(listener: &TcpListener, shutdown: &CoreShutdown) -> O
         match accepted {
             Ok(stream) => return Some(stream),
             Err(err) => {
-                log::warn!("accept on {:?} failed: {err}", listener.local_addr().ok());
+                if ACCEPT_ERRORS.should_log() {
+                    log::warn!("accept on {:?} failed: {err}", listener.local_addr().ok());
+                }
                 glommio::timer::sleep(Duration::from_millis(10)).await;
             }
         }

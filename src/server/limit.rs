@@ -1,9 +1,10 @@
 //! `max_connections` for a listener: a count shared by every core (and thread) accepting on
 //! it, so the limit holds for the process however the kernel spreads connections.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::logging::RateLimit;
 
 /// How a listener's connections are counted. Cheap to clone; clones share the count.
 #[derive(Clone, Debug)]
@@ -17,8 +18,8 @@ struct Inner {
     name: &'static str,
     max: usize,
     active: AtomicUsize,
-    /// Unix second of the last "limit reached" warning, so a flood logs once a second.
-    last_warning: AtomicU64,
+    /// A flood of refusals logs once a second.
+    warnings: RateLimit,
 }
 
 /// One counted connection; the count goes down when it is dropped.
@@ -35,7 +36,7 @@ impl ConnectionLimit {
                 name,
                 max: max.max(1),
                 active: AtomicUsize::new(0),
-                last_warning: AtomicU64::new(0),
+                warnings: RateLimit::new(),
             }),
         }
     }
@@ -66,10 +67,7 @@ impl ConnectionLimit {
     }
 
     fn warn(&self) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if self.inner.last_warning.swap(now, Ordering::Relaxed) != now {
+        if self.inner.warnings.should_log() {
             log::warn!(
                 "{} listener: max_connections ({}) reached, refusing new connections",
                 self.inner.name,

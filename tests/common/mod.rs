@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub docroot_source: Option<PathBuf>,
     /// Called with the docroot copy and the database port before the server starts.
     pub setup: Option<fn(&Path, u16)>,
+    /// Run the server under `prlimit --nofile=N:N` (soft and hard open-file limit).
+    pub nofile: Option<u64>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +73,7 @@ impl Default for ServerOptions {
             remove: Vec::new(),
             docroot_source: None,
             setup: None,
+            nofile: None,
         }
     }
 }
@@ -79,6 +82,12 @@ impl ServerOptions {
     /// Sets `--cores`.
     pub fn cores(mut self, cores: usize) -> Self {
         self.cores = cores;
+        self
+    }
+
+    /// Runs the server with this open-file limit (soft and hard).
+    pub fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
         self
     }
 
@@ -167,7 +176,17 @@ impl Server {
             setup(&docroot, db_port);
         }
 
-        let mut command = Command::new(ephpm_binary());
+        let mut command = match options.nofile {
+            Some(limit) => {
+                let mut command = Command::new("prlimit");
+                command
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(ephpm_binary());
+                command
+            }
+            None => Command::new(ephpm_binary()),
+        };
         command
             .arg("serve")
             .arg("--root")
@@ -953,4 +972,26 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout)
         .trim_end()
         .to_string()
+}
+
+/// Runs `sql` with the `mysql` client as root on the built-in database `ephpm` at `port`;
+/// the output in batch mode without column names.
+pub fn mysql(port: u16, sql: &str) -> String {
+    let output = Command::new("mysql")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{port}"),
+            "-uroot",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .args(["ephpm", "-e", sql])
+        .output()
+        .expect("running the mysql client (apt package mariadb-client)");
+    assert!(
+        output.status.success(),
+        "mysql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
