@@ -320,7 +320,8 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         while pos < line.len() && is_space(line[pos]) {
             pos += 1;
         }
-        if pos >= line.len() {
+        // Redis's parser works on a C string: a NUL byte ends the line.
+        if pos >= line.len() || line[pos] == 0 {
             return Some(args);
         }
         let (arg, next) = split_one(line, pos)?;
@@ -341,6 +342,10 @@ fn split_one(line: &[u8], mut pos: usize) -> Option<(Vec<u8>, usize)> {
                 Some((current, pos))
             };
         };
+        if c == 0 && quote.is_some() {
+            // The end of Redis's C string inside quotes: unbalanced.
+            return None;
+        }
         match quote {
             Some(b'"') => {
                 if c == b'\\' && line.get(pos + 1) == Some(&b'x') {
@@ -565,6 +570,25 @@ mod tests {
         assert_eq!(
             parse_command(b"*3\r\n", &few),
             Err(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    #[test]
+    fn a_nul_byte_ends_an_inline_command() {
+        // Found by fuzz/resp_commands: a NUL ended an argument without being consumed, so the
+        // splitter produced empty arguments forever and the server ran out of memory.
+        assert_eq!(
+            parse(b"SET a\x00b c\r\n"),
+            Ok(Some((args(&["SET", "a"]), 11)))
+        );
+        assert_eq!(
+            parse(b"\x0f\x00\x00(SE\rT\n").map(|p| p.map(|(a, _)| a.len())),
+            Ok(Some(1))
+        );
+        assert_eq!(parse(b"\x00\r\n"), Ok(Some((vec![], 3))));
+        assert_eq!(
+            parse(b"SET \"a\x00\" b\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
         );
     }
 
