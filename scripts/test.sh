@@ -19,3 +19,5 @@ step "cargo test (unit + end-to-end)"
 # dbwire's client tests run PHP (PDO, mysqli) through the ephpm binary built above.
 export DBWIRE_EPHPM_BIN="$ROOT/target/debug/ephpm"
 cargo test --locked --workspace -- --test-threads=2
+step "fuzzing (each libFuzzer target for 20 s; scripts/fuzz.sh SECONDS for longer runs)"
+bash "$ROOT/scripts/fuzz.sh" 20

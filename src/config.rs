@@ -234,6 +234,10 @@ pub struct DbConfig {
     pub inject_env: bool,
     /// Client connections served at once (MySQL's `max_connections`); more get ERR 1040.
     pub max_connections: usize,
+    /// Most databases (SQLite files) clients may create; more get ERR 1006.
+    pub max_databases: usize,
+    /// Largest result set one query may build (SQLite mode); bigger ones get ERR 1041.
+    pub max_result_size: ByteSize,
     /// `[db.mysql]`: proxy to a real MySQL/MariaDB server instead of the embedded SQLite.
     pub mysql: MysqlConfig,
 }
@@ -355,6 +359,8 @@ impl Default for DbConfig {
             database: "ephpm".to_owned(),
             inject_env: true,
             max_connections: 1000,
+            max_databases: 1000,
+            max_result_size: ByteSize(512 * MIB),
             mysql: MysqlConfig::default(),
         }
     }
@@ -619,6 +625,7 @@ impl DbConfig {
             return Err(ConfigError::invalid("db.username", "must not be empty"));
         }
         at_least("db.max_connections", self.max_connections, 1)?;
+        at_least("db.max_databases", self.max_databases, 1)?;
         if !self.mysql.url.is_empty() {
             at_least("db.mysql.max_connections", self.mysql.max_connections, 1)?;
             if let Err(error) = dbwire::client::ConnectOptions::from_url(&self.mysql.url) {

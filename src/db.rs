@@ -196,6 +196,8 @@ fn upstream_list(config: &ProxyConfig) -> String {
 fn sqlite_config(config: &DbConfig) -> SqliteConfig {
     let mut sqlite = SqliteConfig::new(&config.data_dir);
     sqlite.create_databases = config.create_databases;
+    sqlite.max_databases = config.max_databases;
+    sqlite.max_result_bytes = usize::try_from(config.max_result_size.0).unwrap_or(usize::MAX);
     if config.username != "root" || !config.password.is_empty() {
         sqlite.users = vec![(config.username.clone(), config.password.clone())];
     }

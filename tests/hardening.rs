@@ -29,11 +29,38 @@ echo json_encode([
 ]);
 ";
 
-/// Adds the scripts and the large static file these tests use to the docroot.
+/// Adds the scripts and the large static files these tests use to the docroot.
 fn hardening_files(docroot: &Path, _db_port: u16) {
     fs::write(docroot.join("big.php"), BIG_PHP).expect("writing big.php");
     fs::write(docroot.join("pcntl.php"), PCNTL_PHP).expect("writing pcntl.php");
     fs::write(docroot.join("big.bin"), vec![7u8; 32 << 20]).expect("writing big.bin");
+    fs::write(
+        docroot.join("big.txt"),
+        "compressible text\n".repeat(120_000),
+    )
+    .expect("writing big.txt");
+    fs::write(
+        docroot.join("small.txt"),
+        "compressible text\n".repeat(1000),
+    )
+    .expect("writing small.txt");
+}
+
+/// Runs `sql` with the mysql client and returns its error output (the statement must fail).
+fn mysql_error(port: u16, sql: &str) -> String {
+    let output = std::process::Command::new("mysql")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{port}"),
+            "-uroot",
+            "ephpm",
+            "-e",
+            sql,
+        ])
+        .output()
+        .expect("running the mysql client");
+    assert!(!output.status.success(), "{sql} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn options() -> ServerOptions {
@@ -548,4 +575,99 @@ fn a_flood_of_http_connections_cannot_exhaust_file_descriptors() {
     drop(flood);
     thread::sleep(Duration::from_millis(300));
     assert_still_serving(&server, "kept", "yes");
+}
+
+#[test]
+fn a_lost_core_stops_the_server_with_a_failure_exit() {
+    let mut server = Server::start(options().cores(2).env("EPHPMTEST_FAULTS", "1"));
+    let _ = common::curl_unchecked(&["-s", "-i", &server.url("/__ephpm_test/panic-core")]);
+    // The core that served it fails at its next accepted connection.
+    for _ in 0..20 {
+        let _ = common::curl_unchecked(&["-s", "-m", "2", &server.url("/robots.txt")]);
+    }
+    let status = server
+        .wait_for_exit(Duration::from_secs(40))
+        .expect("the server kept running without a core");
+    assert!(!status.success(), "exit status {status}");
+    assert!(
+        server.log().contains("stopped unexpectedly"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn node_api_connections_over_the_limit_are_refused() {
+    let server = Server::start(options().env("EPHPM_NODE_API__MAX_CONNECTIONS", "2"));
+    let port = server.node_api_port();
+    // Two clients that connect and send nothing hold both slots (and threads).
+    let idle: Vec<TcpStream> = (0..2).map(|_| connect(port)).collect();
+    thread::sleep(Duration::from_millis(300));
+    let refused =
+        common::curl_unchecked(&["-s", "-i", &format!("http://127.0.0.1:{port}/metrics")]);
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    drop(idle);
+    thread::sleep(Duration::from_millis(300));
+    let metrics = common::curl(&["-s", "-i", &format!("http://127.0.0.1:{port}/metrics")]);
+    assert_eq!(metrics.status, 200);
+}
+
+#[test]
+fn large_static_files_are_not_compressed_on_the_executor() {
+    let server = Server::start(options());
+    let big = server.curl(
+        "/big.txt",
+        &["-H", "Accept-Encoding: gzip", "-o", "/dev/null"],
+    );
+    assert_eq!(big.status, 200);
+    assert_eq!(big.header("content-encoding"), None);
+    let small = server.curl(
+        "/small.txt",
+        &["-H", "Accept-Encoding: gzip", "-o", "/dev/null"],
+    );
+    assert_eq!(small.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn database_clients_are_bounded_in_databases_results_and_login_time() {
+    let server = Server::start(
+        options()
+            .env("EPHPM_DB__MAX_DATABASES", "2")
+            .env("EPHPM_DB__MAX_RESULT_SIZE", "1MiB"),
+    );
+    let port = server.db_port();
+    common::mysql(
+        port,
+        "CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('yes')",
+    );
+    common::mysql(port, "CREATE DATABASE second");
+    let error = mysql_error(port, "CREATE DATABASE third");
+    assert!(error.contains("ERROR 1006"), "{error}");
+    let error = mysql_error(port, "USE fourth");
+    assert!(error.contains("ERROR 1006"), "{error}");
+    let error = mysql_error(
+        port,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
+    );
+    assert!(error.contains("ERROR 1041"), "{error}");
+    // A login dripped a byte at a time runs into one 10 s deadline, not one per read.
+    let mut dripper = connect(port);
+    let mut greeting = [0u8; 256];
+    let _ = dripper.read(&mut greeting).expect("the greeting");
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(25) {
+        if dripper.write_all(&[0x01]).is_err() {
+            closed = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    assert!(closed, "a dripping login was still open after 25 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(common::mysql(port, "SELECT v FROM kept"), "yes");
 }

@@ -249,6 +249,7 @@ impl Connection {
     /// Handles one request: body, routing, response.
     async fn exchange(&mut self, head: RequestHead) -> io::Result<Exchange> {
         fault_injection::panic_if_asked(FaultPoint::Connection, head.path.as_bytes());
+        fault_injection::panic_if_asked(FaultPoint::Core, head.path.as_bytes());
         let keep_alive = head.keep_alive && !self.core.shutdown.is_triggered();
         self.head_request = head.method == "HEAD";
         let body = match self.read_body(&head).await? {

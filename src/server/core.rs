@@ -192,6 +192,7 @@ async fn accept_loop(
     limit: &ConnectionLimit,
 ) {
     while let Some(stream) = accept(listener, &core.shutdown).await {
+        crate::fault_injection::panic_if_core_fault();
         if let Err(err) = stream.set_write_timeout(Some(core.send_timeout)) {
             log::debug!("dropping a connection: {err}");
             continue;
