@@ -238,6 +238,9 @@ pub struct DbConfig {
     pub max_databases: usize,
     /// Largest result set one query may build (SQLite mode); bigger ones get ERR 1041.
     pub max_result_size: ByteSize,
+    /// Longest a statement may run (SQLite mode, MariaDB's `max_statement_time`); longer ones
+    /// are interrupted with ERR 1969. `0s` means no limit.
+    pub max_statement_time: Timeout,
     /// `[db.mysql]`: proxy to a real MySQL/MariaDB server instead of the embedded SQLite.
     pub mysql: MysqlConfig,
 }
@@ -361,6 +364,7 @@ impl Default for DbConfig {
             max_connections: 1000,
             max_databases: 1000,
             max_result_size: ByteSize(512 * MIB),
+            max_statement_time: Timeout(Duration::from_secs(60)),
             mysql: MysqlConfig::default(),
         }
     }

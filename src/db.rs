@@ -198,6 +198,8 @@ fn sqlite_config(config: &DbConfig) -> SqliteConfig {
     sqlite.create_databases = config.create_databases;
     sqlite.max_databases = config.max_databases;
     sqlite.max_result_bytes = usize::try_from(config.max_result_size.0).unwrap_or(usize::MAX);
+    let statement_time = config.max_statement_time.0;
+    sqlite.max_statement_time = (!statement_time.is_zero()).then_some(statement_time);
     if config.username != "root" || !config.password.is_empty() {
         sqlite.users = vec![(config.username.clone(), config.password.clone())];
     }

@@ -633,7 +633,8 @@ fn database_clients_are_bounded_in_databases_results_and_login_time() {
     let server = Server::start(
         options()
             .env("EPHPM_DB__MAX_DATABASES", "2")
-            .env("EPHPM_DB__MAX_RESULT_SIZE", "1MiB"),
+            .env("EPHPM_DB__MAX_RESULT_SIZE", "1MiB")
+            .env("EPHPM_DB__MAX_STATEMENT_TIME", "1s"),
     );
     let port = server.db_port();
     common::mysql(
@@ -650,6 +651,11 @@ fn database_clients_are_bounded_in_databases_results_and_login_time() {
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
     );
     assert!(error.contains("ERROR 1041"), "{error}");
+    let error = mysql_error(
+        port,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    );
+    assert!(error.contains("ERROR 1969"), "{error}");
     // A login dripped a byte at a time runs into one 10 s deadline, not one per read.
     let mut dripper = connect(port);
     let mut greeting = [0u8; 256];

@@ -568,3 +568,19 @@ fn an_endless_recursive_query_stops_at_the_result_limit() {
     assert_eq!(refused.code, 1041, "{}", refused.message);
     assert_eq!(scalar(&mut session, "SELECT 1 + 1"), "2");
 }
+
+#[test]
+fn a_statement_that_runs_too_long_is_interrupted() {
+    let fixture = Fixture::with(|config| {
+        config.max_statement_time = Some(std::time::Duration::from_millis(300));
+    });
+    let mut session = fixture.session("shop");
+    let started = std::time::Instant::now();
+    let refused = error(
+        &mut session,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    );
+    assert_eq!(refused.code, 1969, "{}", refused.message);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(scalar(&mut session, "SELECT 1 + 1"), "2");
+}

@@ -42,6 +42,9 @@ const TRANSLATION_CACHE_ENTRIES: usize = 1024;
 /// Queries longer than this are not cached (they are mostly INSERTs of content).
 const TRANSLATION_CACHE_MAX_SQL: usize = 4096;
 
+/// SQLite VM steps between two looks at the statement's deadline.
+const PROGRESS_STEPS: std::ffi::c_int = 10_000;
+
 /// Schemas that exist in every MySQL server and cannot be created here.
 const SYSTEM_SCHEMAS: &[&str] = &["information_schema", "mysql", "performance_schema", "sys"];
 
@@ -66,6 +69,9 @@ pub struct SqliteConfig {
     /// Largest result set a query may build in memory; a bigger one (an endless recursive CTE)
     /// fails with `ERROR 1041`.
     pub max_result_bytes: usize,
+    /// Longest a statement may run (MariaDB's `max_statement_time`); `None` is no limit.
+    /// An interrupted one fails with `ERROR 1969`.
+    pub max_statement_time: Option<Duration>,
 }
 
 impl SqliteConfig {
@@ -79,6 +85,7 @@ impl SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             max_databases: 1000,
             max_result_bytes: 512 * 1024 * 1024,
+            max_statement_time: None,
         }
     }
 }
@@ -338,13 +345,13 @@ impl Shared {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|error| {
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|error| {
             errors::unknown(format!(
                 "Can't open database file '{}': {error}",
                 path.display()
             ))
         })?;
-        self.configure(&conn, context).map_err(|error| {
+        self.configure(&mut conn, context).map_err(|error| {
             errors::from_sqlite(
                 &error,
                 errors::ErrorScope {
@@ -364,15 +371,23 @@ impl Shared {
             database: None,
             conn: None,
         };
-        let conn =
+        let mut conn =
             Connection::open_in_memory().map_err(|error| errors::from_sqlite(&error, scope))?;
-        self.configure(&conn, context)
+        self.configure(&mut conn, context)
             .map_err(|error| errors::from_sqlite(&error, scope))?;
         Ok(conn)
     }
 
-    fn configure(&self, conn: &Connection, context: &Arc<SessionContext>) -> rusqlite::Result<()> {
+    fn configure(
+        &self,
+        conn: &mut Connection,
+        context: &Arc<SessionContext>,
+    ) -> rusqlite::Result<()> {
         conn.busy_timeout(self.config.busy_timeout)?;
+        if self.config.max_statement_time.is_some() {
+            let timed = Arc::clone(context);
+            conn.progress_handler(PROGRESS_STEPS, Some(move || timed.statement_overdue()))?;
+        }
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {

@@ -14,6 +14,8 @@ pub mod codes {
     pub const CANT_CREATE_DB: u16 = 1006;
     /// ER_OUT_OF_RESOURCES.
     pub const OUT_OF_RESOURCES: u16 = 1041;
+    /// ER_STATEMENT_TIMEOUT (MariaDB).
+    pub const STATEMENT_TIMEOUT: u16 = 1969;
     /// ER_DB_CREATE_EXISTS.
     pub const DB_CREATE_EXISTS: u16 = 1007;
     /// ER_DB_DROP_EXISTS.
@@ -114,6 +116,15 @@ pub fn result_too_large(limit: usize) -> DbError {
         codes::OUT_OF_RESOURCES,
         "HY000",
         format!("Out of memory: the result set is larger than the server's limit of {limit} bytes"),
+    )
+}
+
+/// `ERROR 1969 (70100)`: the statement ran longer than `max_statement_time`, as MariaDB says it.
+pub fn statement_time_exceeded() -> DbError {
+    DbError::new(
+        codes::STATEMENT_TIMEOUT,
+        "70100",
+        "Query execution was interrupted (max_statement_time exceeded)",
     )
 }
 

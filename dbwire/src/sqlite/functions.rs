@@ -20,7 +20,8 @@ mod text;
 mod time;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::functions::{Context, FunctionFlags, SqlFnOutput};
 use rusqlite::types::ValueRef;
@@ -32,6 +33,9 @@ use super::variables::SessionFacts;
 /// Session state that MySQL functions read or write while a statement runs.
 #[derive(Debug)]
 pub struct SessionContext {
+    /// When the running statement must stop (nanoseconds on [`clock`]; 0: no limit), read by
+    /// the connection's progress handler.
+    statement_deadline: AtomicU64,
     last_insert_id: AtomicU64,
     found_rows: AtomicU64,
     row_count: AtomicI64,
@@ -53,10 +57,18 @@ pub struct Identity {
     pub locks: Arc<NamedLocks>,
 }
 
+/// Nanoseconds since the first call: a monotonic clock that fits an atomic.
+fn clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl SessionContext {
     /// A fresh context: no insert id, autocommit on, no database selected.
     pub fn new(identity: Identity) -> SessionContext {
         SessionContext {
+            statement_deadline: AtomicU64::new(0),
             last_insert_id: AtomicU64::new(0),
             found_rows: AtomicU64::new(0),
             row_count: AtomicI64::new(-1),
@@ -69,6 +81,25 @@ impl SessionContext {
     /// Who the session is.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Starts timing a statement: it may run for `limit` (`None`: no limit).
+    pub fn start_statement(&self, limit: Option<Duration>) {
+        let deadline = limit.map_or(0, |limit| {
+            clock().saturating_add(u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX))
+        });
+        self.statement_deadline.store(deadline, Ordering::Relaxed);
+    }
+
+    /// Ends timing the statement.
+    pub fn end_statement(&self) {
+        self.statement_deadline.store(0, Ordering::Relaxed);
+    }
+
+    /// True when the running statement has outlived its limit (SQLite then interrupts it).
+    pub fn statement_overdue(&self) -> bool {
+        let deadline = self.statement_deadline.load(Ordering::Relaxed);
+        deadline != 0 && clock() >= deadline
     }
 
     /// `LAST_INSERT_ID()`.

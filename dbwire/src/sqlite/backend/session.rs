@@ -234,6 +234,18 @@ impl SqliteSession {
 
     /// Prepares, binds and runs one SQLite statement.
     fn execute_step(&self, sql: &str, params: &[Value]) -> Result<StepOutcome, DbError> {
+        let limit = self.shared.config.max_statement_time;
+        self.context.start_statement(limit);
+        let outcome = self.execute_step_untimed(sql, params);
+        let overdue = self.context.statement_overdue();
+        self.context.end_statement();
+        match outcome {
+            Err(_) if overdue => Err(errors::statement_time_exceeded()),
+            outcome => outcome,
+        }
+    }
+
+    fn execute_step_untimed(&self, sql: &str, params: &[Value]) -> Result<StepOutcome, DbError> {
         self.tracker.reset();
         let mut statement = self
             .conn
