@@ -11,7 +11,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{redis_cli, Server, ServerOptions};
+use common::{redis_cli, send_and_read, tcp_connect, Server, ServerOptions};
 
 /// A PHP response far bigger than the socket buffers and the response channel.
 const BIG_PHP: &str = "<?php
@@ -67,31 +67,9 @@ fn options() -> ServerOptions {
     ServerOptions::default().setup(hardening_files)
 }
 
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("setting a read timeout");
-    stream
-}
-
-/// Writes `request` and reads until `done` says the answer is complete or the server closes.
-fn ask(stream: &mut TcpStream, request: &[u8], done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
-    stream.write_all(request).expect("writing");
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 8192];
-    while !done(&answer) {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-    answer
-}
-
 /// One RESP command over a raw socket; the reply up to its first line end.
 fn resp_line(stream: &mut TcpStream, request: &[u8]) -> String {
-    let answer = ask(stream, request, |a| a.ends_with(b"\r\n"));
+    let answer = send_and_read(stream, request, |a| a.ends_with(b"\r\n"));
     String::from_utf8_lossy(&answer).into_owned()
 }
 
@@ -205,15 +183,15 @@ fn a_long_script_does_not_stop_http_on_its_core() {
 fn http_sent_to_the_redis_port_closes_the_connection_unrun() {
     let server = Server::start(options());
     let port = server.kv_port();
-    let mut stream = connect(port);
-    let answer = ask(
+    let mut stream = tcp_connect(port);
+    let answer = send_and_read(
         &mut stream,
         b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET hijacked 1\r\n",
         |_| false,
     );
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
-    let mut stream = connect(port);
-    let answer = ask(&mut stream, b"Host: x\r\nSET hijacked 1\r\n", |_| false);
+    let mut stream = tcp_connect(port);
+    let answer = send_and_read(&mut stream, b"Host: x\r\nSET hijacked 1\r\n", |_| false);
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     assert_eq!(redis_cli(port, &["EXISTS", "hijacked"]), "0");
     assert!(server.log().contains("possible security attack"));
@@ -227,14 +205,14 @@ fn with_kv_password() -> ServerOptions {
 fn clients_get_small_limits_before_auth() {
     let server = Server::start(with_kv_password());
     let port = server.kv_port();
-    let mut stream = connect(port);
+    let mut stream = tcp_connect(port);
     let reply = resp_line(&mut stream, b"*1000000\r\n");
     assert_eq!(
         reply,
         "-ERR Protocol error: unauthenticated multibulk length\r\n"
     );
     assert!(closed_by_server(&mut stream));
-    let mut stream = connect(port);
+    let mut stream = tcp_connect(port);
     let reply = resp_line(&mut stream, b"*2\r\n$3\r\nSET\r\n$536870000\r\n");
     assert_eq!(
         reply,
@@ -242,7 +220,7 @@ fn clients_get_small_limits_before_auth() {
     );
     assert!(closed_by_server(&mut stream));
     // After AUTH the configured (Redis) limits apply.
-    let mut stream = connect(port);
+    let mut stream = tcp_connect(port);
     assert_eq!(
         resp_line(&mut stream, b"AUTH s3cret\r\n"),
         "+OK\r\n",
@@ -259,15 +237,15 @@ fn clients_get_small_limits_before_auth() {
 fn the_password_cannot_be_read_or_removed_over_resp() {
     let server = Server::start(with_kv_password());
     let port = server.kv_port();
-    let mut stream = connect(port);
+    let mut stream = tcp_connect(port);
     assert_eq!(resp_line(&mut stream, b"AUTH s3cret\r\n"), "+OK\r\n");
     let reply = resp_line(&mut stream, b"CONFIG SET requirepass \"\"\r\n");
     assert!(reply.contains("can't set protected config"), "{reply}");
-    let reply = ask(&mut stream, b"CONFIG GET requirepass\r\n", |a| {
+    let reply = send_and_read(&mut stream, b"CONFIG GET requirepass\r\n", |a| {
         a.ends_with(b"\r\n")
     });
     assert_eq!(reply, b"*0\r\n");
-    let mut other = connect(port);
+    let mut other = tcp_connect(port);
     assert!(resp_line(&mut other, b"GET k\r\n").starts_with("-NOAUTH"));
 }
 
@@ -276,14 +254,14 @@ fn pipelined_replies_to_a_client_that_does_not_read_stay_bounded() {
     let server = Server::start(options().env("EPHPM_SERVER__SEND_TIMEOUT", "1s"));
     let port = server.kv_port();
     let value = "v".repeat(1 << 20);
-    let mut setter = connect(port);
+    let mut setter = tcp_connect(port);
     let mut set = format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n", value.len()).into_bytes();
     set.extend_from_slice(value.as_bytes());
     set.extend_from_slice(b"\r\n");
     assert_eq!(resp_line(&mut setter, &set), "+OK\r\n");
     let before = vm_rss_kib(server.pid());
     // 2,000 GETs of a 1 MiB value: 2 GiB of replies if they piled up.
-    let mut greedy = connect(port);
+    let mut greedy = tcp_connect(port);
     greedy
         .set_write_timeout(Some(Duration::from_secs(5)))
         .expect("write timeout");
@@ -306,18 +284,18 @@ fn pipelined_replies_to_a_client_that_does_not_read_stay_bounded() {
 fn redis_clients_over_max_connections_are_refused() {
     let server = Server::start(options().env("EPHPM_KV__MAX_CONNECTIONS", "2"));
     let port = server.kv_port();
-    let mut first = connect(port);
-    let mut second = connect(port);
+    let mut first = tcp_connect(port);
+    let mut second = tcp_connect(port);
     assert_eq!(resp_line(&mut first, b"SET kept yes\r\n"), "+OK\r\n");
     assert_eq!(resp_line(&mut second, b"PING\r\n"), "+PONG\r\n");
-    let mut third = connect(port);
+    let mut third = tcp_connect(port);
     assert_eq!(
         resp_line(&mut third, b"PING\r\n"),
         "-ERR max number of clients reached\r\n"
     );
     drop(second);
     thread::sleep(Duration::from_millis(200));
-    let mut fourth = connect(port);
+    let mut fourth = tcp_connect(port);
     assert!(resp_line(&mut fourth, b"GET kept\r\n").starts_with("$3\r\n"));
     assert!(server
         .log()
@@ -335,7 +313,7 @@ fn slowloris_clients_at_the_http_limit_are_refused_then_timed_out() {
     thread::sleep(Duration::from_millis(500));
     let dripping: Vec<TcpStream> = (0..4)
         .map(|_| {
-            let mut stream = connect(server.port());
+            let mut stream = tcp_connect(server.port());
             stream.write_all(b"GET / HTTP/1.1\r\nX-a: ").expect("drip");
             stream
         })
@@ -356,7 +334,7 @@ fn slowloris_clients_at_the_http_limit_are_refused_then_timed_out() {
 fn a_client_that_stops_reading_frees_its_connection_and_php_thread() {
     let server = Server::start(options().threads(1).env("EPHPM_SERVER__SEND_TIMEOUT", "1s"));
     for path in ["/big.php", "/big.bin"] {
-        let mut stream = connect(server.port());
+        let mut stream = tcp_connect(server.port());
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
@@ -429,7 +407,7 @@ fn process_control_is_disabled_for_web_requests_but_not_the_cli() {
 #[test]
 fn a_dripped_body_runs_into_one_total_deadline() {
     let server = Server::start(options().env("EPHPM_SERVER__BODY_TIMEOUT", "2s"));
-    let mut stream = connect(server.port());
+    let mut stream = tcp_connect(server.port());
     stream
         .write_all(b"POST /hello.php HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
         .expect("head");
@@ -468,7 +446,7 @@ fn a_claimed_content_length_reserves_no_memory() {
     // 20 requests claiming 60 MiB bodies (under the 64 MiB limit) that never send them.
     let claims: Vec<TcpStream> = (0..20)
         .map(|_| {
-            let mut stream = connect(server.port());
+            let mut stream = tcp_connect(server.port());
             stream
                 .write_all(
                     b"POST /hello.php HTTP/1.1\r\nHost: x\r\nContent-Length: 62914560\r\n\r\nabc",
@@ -601,7 +579,7 @@ fn node_api_connections_over_the_limit_are_refused() {
     let server = Server::start(options().env("EPHPM_NODE_API__MAX_CONNECTIONS", "2"));
     let port = server.node_api_port();
     // Two clients that connect and send nothing hold both slots (and threads).
-    let idle: Vec<TcpStream> = (0..2).map(|_| connect(port)).collect();
+    let idle: Vec<TcpStream> = (0..2).map(|_| tcp_connect(port)).collect();
     thread::sleep(Duration::from_millis(300));
     let refused =
         common::curl_unchecked(&["-s", "-i", &format!("http://127.0.0.1:{port}/metrics")]);
@@ -657,7 +635,7 @@ fn database_clients_are_bounded_in_databases_results_and_login_time() {
     );
     assert!(error.contains("ERROR 1969"), "{error}");
     // A login dripped a byte at a time runs into one 10 s deadline, not one per read.
-    let mut dripper = connect(port);
+    let mut dripper = tcp_connect(port);
     let mut greeting = [0u8; 256];
     let _ = dripper.read(&mut greeting).expect("the greeting");
     let started = Instant::now();

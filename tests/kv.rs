@@ -4,32 +4,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{redis_cli, Server, ServerOptions};
-
-fn resp_connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the KV port");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("setting a read timeout");
-    stream
-}
+use common::{redis_cli, send_and_read, tcp_connect, Server, ServerOptions};
 
 /// Sends `request` and reads until `expected` bytes arrived (or the connection closes).
 fn exchange(stream: &mut TcpStream, request: &[u8], expected: usize) -> Vec<u8> {
-    stream.write_all(request).expect("writing to the KV port");
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    while answer.len() < expected {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-    answer
+    send_and_read(stream, request, |answer| answer.len() >= expected)
 }
 
 #[test]
@@ -119,7 +101,7 @@ fn sessions_live_in_the_store() {
 #[test]
 fn pipelined_commands_answer_in_order() {
     let server = Server::start_default();
-    let mut stream = resp_connect(server.kv_port());
+    let mut stream = tcp_connect(server.kv_port());
     let request = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
     let expected = b"+OK\r\n:2\r\n+PONG\r\n$1\r\n2\r\n";
     assert_eq!(exchange(&mut stream, request, expected.len()), expected);
@@ -144,7 +126,7 @@ fn blpop_waits_for_a_push_from_another_client() {
     );
     // With nothing pushed it answers nil at its timeout.
     let started = Instant::now();
-    let mut stream = resp_connect(port);
+    let mut stream = tcp_connect(port);
     let timeout = exchange(
         &mut stream,
         b"*3\r\n$5\r\nBLPOP\r\n$5\r\nempty\r\n$3\r\n0.3\r\n",
@@ -158,7 +140,7 @@ fn blpop_waits_for_a_push_from_another_client() {
 fn publish_reaches_subscribers() {
     let server = Server::start(ServerOptions::default().cores(2));
     let port = server.kv_port();
-    let mut subscriber = resp_connect(port);
+    let mut subscriber = tcp_connect(port);
     let confirm = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
     assert_eq!(
         exchange(&mut subscriber, b"SUBSCRIBE news\r\n", confirm.len()),
@@ -194,10 +176,10 @@ fn bad_input_gets_redis_errors_and_the_server_survives() {
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
     // A huge declared bulk length is refused without allocating it, and the connection closes.
-    let mut stream = resp_connect(port);
+    let mut stream = tcp_connect(port);
     let answer = exchange(&mut stream, b"*1\r\n$99999999999\r\n", 64);
     assert_eq!(answer, b"-ERR Protocol error: invalid bulk length\r\n");
-    let mut stream = resp_connect(port);
+    let mut stream = tcp_connect(port);
     let answer = exchange(&mut stream, b"*2\r\n:1\r\n", 64);
     assert!(
         answer.starts_with(b"-ERR Protocol error: expected '$'"),

@@ -995,3 +995,31 @@ pub fn mysql(port: u16, sql: &str) -> String {
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
+
+/// A raw TCP connection to a loopback port, reads timing out after [`RAW_READ_TIMEOUT`].
+pub fn tcp_connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    stream
+        .set_read_timeout(Some(RAW_READ_TIMEOUT))
+        .expect("setting a read timeout");
+    stream
+}
+
+/// Writes `request` and reads until `done` says the answer is complete, the server closes, or
+/// a read times out.
+pub fn send_and_read(
+    stream: &mut TcpStream,
+    request: &[u8],
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    stream.write_all(request).expect("writing");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !done(&answer) {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    answer
+}
