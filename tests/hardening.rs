@@ -655,3 +655,20 @@ fn database_clients_are_bounded_in_databases_results_and_login_time() {
     );
     assert_eq!(common::mysql(port, "SELECT v FROM kept"), "yes");
 }
+
+#[test]
+fn a_public_proxy_refuses_to_start_with_a_passwordless_upstream_account() {
+    let output = std::process::Command::new(common::ephpm_binary())
+        .args(["serve", "--root", ".", "--listen", "127.0.0.1:0"])
+        .env("EPHPM_DB__LISTEN", "0.0.0.0:13399")
+        .env("EPHPM_DB__PASSWORD", "client-secret")
+        .env("EPHPM_DB__MYSQL__URL", "mysql://app@127.0.0.1:3306/app")
+        .output()
+        .expect("running ephpm serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("db.mysql.url names an account without a password"),
+        "{stderr}"
+    );
+}
