@@ -4,7 +4,7 @@
 #
 # Each stack gets its own copy of Debian's WordPress with a standalone wp-config.php, is
 # installed over HTTP, checked (the front page must show the site title), measured with wrk and
-# stopped, one stack at a time. Prints a table and ePHPm's ratio to the peer, and writes the same
+# stopped at the end; with BENCH_REPS the stacks take turns. Prints a table and ePHPm's ratio to the peer, and writes the same
 # as markdown to $BENCH_OUT. See bench/README.md.
 #
 # Settings (environment):
@@ -12,6 +12,8 @@
 #   BENCH_DURATION      wrk duration per measurement (default 10s)
 #   BENCH_WARMUP        wrk warm-up before each measurement (default 2s)
 #   BENCH_CONNS         connection counts (default "32")
+#   BENCH_REPS          repetitions; both stacks stay up and take turns going first, and the
+#                       report shows the median of each measurement (default 1)
 #   BENCH_FPM_CHILDREN  php-fpm pm.max_children (default 8)
 #   BENCH_OUT           markdown output (default bench/last-wordpress.md)
 #   BENCH_OBJECT_CACHE=0  skip the third measurement: ePHPm with kv/php/object-cache.php (the
@@ -37,6 +39,7 @@ EPHPM_BIN=${EPHPM_BIN:-$ROOT/target/release/ephpm}
 BENCH_DURATION=${BENCH_DURATION:-10s}
 BENCH_WARMUP=${BENCH_WARMUP:-2s}
 BENCH_CONNS=${BENCH_CONNS:-32}
+BENCH_REPS=${BENCH_REPS:-1}
 BENCH_FPM_CHILDREN=${BENCH_FPM_CHILDREN:-8}
 BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/last-wordpress.md}
 BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
@@ -57,7 +60,7 @@ WRK_TIMEOUT=30s
 APT_PACKAGES=(mariadb-server nginx php8.2-fpm php8.2-mysql wordpress wordpress-theme-twentytwentythree wrk curl)
 
 WORK=""
-# Lines "server<TAB>conns<TAB>req/s<TAB>p99 ms" collected by measure().
+# Lines "server<TAB>conns<TAB>req/s<TAB>p99 ms" collected by measure(), one per repetition.
 RESULTS_TSV=""
 # The 1/5/15-minute load averages when the run started, recorded in the report.
 LOAD_AT_START=""
@@ -167,38 +170,72 @@ measure() {
   done
 }
 
-# The markdown report: one row per server and connection count, then ePHPm's ratio to the peer.
+# The markdown report: the median over the repetitions of each server and connection count,
+# then ePHPm's ratio to the peer.
 write_report() {
   awk -F '\t' -v date="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" -v cores="$CORES" \
     -v wrk="-t1 -d$BENCH_DURATION --timeout $WRK_TIMEOUT --latency after a $BENCH_WARMUP warm-up" \
-    -v fpm="$BENCH_FPM_CHILDREN" -v loadavg="$LOAD_AT_START" '
-    { rate[$1, $2] = $3; p99[$1, $2] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+    -v fpm="$BENCH_FPM_CHILDREN" -v loadavg="$LOAD_AT_START" -v reps="$BENCH_REPS" \
+    -v extra="$BENCH_EPHPM_ARGS" '
+    function median(key, col,    n, i, j, v, t) {
+      n = count[key]
+      for (i = 1; i <= n; i++) v[i] = val[key, i, col] + 0
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function row(label, key) {
+      if (!(key in count)) return
+      printf "| %s | %s | %.2f | %.2f | %s |\n", label, c, median(key, 3), median(key, 4), runs(key)
+    }
+    function runs(key,    i, out) {
+      out = ""
+      for (i = 1; i <= count[key]; i++) out = out (i > 1 ? ", " : "") val[key, i, 3]
+      return out
+    }
+    function ratio(label, key, peer) {
+      if (!(key in count) || !(peer in count) || median(peer, 3) <= 0) return
+      printf "%s / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", label, c,
+        median(key, 3) / median(peer, 3), (median(peer, 4) > 0 ? median(key, 4) / median(peer, 4) : 0)
+    }
+    {
+      key = $1 SUBSEP $2
+      n = ++count[key]
+      val[key, n, 3] = $3; val[key, n, 4] = $4
+      if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 }
+    }
     END {
       printf "# WordPress front page: ePHPm vs nginx + php-fpm + MariaDB\n\n"
-      printf "%s, %s cores, wrk %s, GET / of a freshly installed site.\n\n", date, cores, wrk
-      printf "- ePHPm: built-in SQLite-backed MySQL server, --cores %s\n", cores
+      printf "%s, %s cores, wrk %s, GET / of a freshly installed site; %s repetition(s), medians.\n\n", date, cores, wrk, reps
+      printf "- ePHPm: built-in SQLite-backed MySQL server, --cores %s%s\n", cores, (extra != "" ? " " extra : "")
       printf "- nginx + php-fpm (pm static, %s children, opcache on) + MariaDB\n", fpm
       printf "- load average before the run: %s (other work on the machine makes the numbers noisy;\n", loadavg
       printf "  compare the ratio within one run, not absolute numbers across runs)\n\n"
-      printf "| server | conns | req/s | p99 ms |\n|---|---:|---:|---:|\n"
-      for (i = 1; i <= n; i++) {
+      printf "| server | conns | req/s | p99 ms | req/s of each repetition |\n|---|---:|---:|---:|---|\n"
+      for (i = 1; i <= m; i++) {
         c = order[i]
-        printf "| ePHPm | %s | %s | %s |\n", c, rate["ephpm", c], p99["ephpm", c]
-        if (("ephpm-oc", c) in rate)
-          printf "| ePHPm + object-cache.php (built-in KV) | %s | %s | %s |\n", c, rate["ephpm-oc", c], p99["ephpm-oc", c]
-        printf "| nginx + php-fpm + MariaDB | %s | %s | %s |\n", c, rate["nginx", c], p99["nginx", c]
+        row("ePHPm", "ephpm" SUBSEP c)
+        row("ePHPm + object-cache.php (built-in KV)", "ephpm-oc" SUBSEP c)
+        row("nginx + php-fpm + MariaDB", "nginx" SUBSEP c)
       }
       printf "\n"
-      for (i = 1; i <= n; i++) {
+      for (i = 1; i <= m; i++) {
         c = order[i]
-        if (rate["nginx", c] > 0)
-          printf "ePHPm / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", c,
-            rate["ephpm", c] / rate["nginx", c], (p99["nginx", c] > 0 ? p99["ephpm", c] / p99["nginx", c] : 0)
-        if (rate["nginx", c] > 0 && (("ephpm-oc", c) in rate))
-          printf "ePHPm + object cache / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", c,
-            rate["ephpm-oc", c] / rate["nginx", c], (p99["nginx", c] > 0 ? p99["ephpm-oc", c] / p99["nginx", c] : 0)
+        ratio("ePHPm", "ephpm" SUBSEP c, "nginx" SUBSEP c)
+        ratio("ePHPm + object cache", "ephpm-oc" SUBSEP c, "nginx" SUBSEP c)
       }
     }' "$RESULTS_TSV" >"$BENCH_OUT"
+}
+
+# ePHPm's measurements: as installed, then (BENCH_OBJECT_CACHE=1) with the object-cache.php
+# drop-in, which is removed again afterwards so the next repetition starts as installed.
+measure_ephpm() {
+  local drop_in="$WORK/ephpm/wordpress/wp-content/object-cache.php"
+  measure ephpm "$EPHPM_PORT"
+  [ "$BENCH_OBJECT_CACHE" = 1 ] || return 0
+  install -m 644 -o www-data -g www-data "$OBJECT_CACHE" "$drop_in"
+  check_front_page ephpm-oc "$EPHPM_PORT" "$WORK/ephpm-oc.home.html"
+  measure ephpm-oc "$EPHPM_PORT"
+  rm -f "$drop_in"
 }
 
 locate_ephpm() {
@@ -228,19 +265,21 @@ main() {
   step "ePHPm + built-in database on $HOST:$EPHPM_PORT (database $HOST:$EPHPM_DB_PORT)"
   start_ephpm
   install_site ephpm "$EPHPM_PORT"
-  measure ephpm "$EPHPM_PORT"
-  if [ "$BENCH_OBJECT_CACHE" = 1 ]; then
-    step "ePHPm with wp-content/object-cache.php (the built-in KV store as object cache)"
-    install -m 644 -o www-data -g www-data "$OBJECT_CACHE" "$WORK/ephpm/wordpress/wp-content/object-cache.php"
-    check_front_page ephpm-oc "$EPHPM_PORT" "$WORK/ephpm-oc.home.html"
-    measure ephpm-oc "$EPHPM_PORT"
-  fi
-  stop_all
-
   step "nginx + php-fpm ($BENCH_FPM_CHILDREN children) on $HOST:$NGINX_PORT, MariaDB on $HOST:$MARIADB_PORT"
   start_peer
   install_site nginx "$NGINX_PORT"
-  measure nginx "$NGINX_PORT"
+
+  local rep
+  for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+    step "repetition $rep of $BENCH_REPS"
+    if ((rep % 2)); then
+      measure_ephpm
+      measure nginx "$NGINX_PORT"
+    else
+      measure nginx "$NGINX_PORT"
+      measure_ephpm
+    fi
+  done
   stop_all
 
   step "results"
