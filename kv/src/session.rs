@@ -13,6 +13,8 @@ use crate::resp::Reply;
 #[derive(Debug, Default)]
 pub(crate) struct Multi {
     pub queue: Vec<Vec<Vec<u8>>>,
+    /// Bytes of arguments queued, bounded by [`crate::Limits::max_query_buffer`].
+    pub queued_bytes: usize,
     /// A command was refused while queuing: EXEC answers EXECABORT.
     pub failed: bool,
 }

@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
 use crate::error::KvError;
-use crate::resp::Reply;
+use crate::resp::{Reply, REPLY_OVERHEAD};
 use crate::session::{Outcome, Session};
 use crate::store::{Ctx, LockEach, Store, Txn};
 
@@ -383,6 +383,15 @@ impl Store {
                     ));
                 }
                 _ => {
+                    // A transaction is held in memory until EXEC: as much as one query buffer.
+                    let size: usize = args.iter().map(|arg| arg.len() + REPLY_OVERHEAD).sum();
+                    multi.queued_bytes = multi.queued_bytes.saturating_add(size);
+                    if multi.queued_bytes > self.limits.max_query_buffer {
+                        multi.failed = true;
+                        return Outcome::Reply(Reply::error(
+                            "ERR MULTI queue over the client query buffer limit",
+                        ));
+                    }
                     multi.queue.push(args.to_vec());
                     return Outcome::Reply(Reply::Simple("QUEUED".into()));
                 }

@@ -1407,3 +1407,26 @@ fn pipelined_bytes_round_trip() {
 }
 
 mod compression;
+
+#[test]
+fn a_transaction_is_bounded_by_the_query_buffer_limit() {
+    let mut c = Client::with_config(StoreConfig {
+        limits: crate::Limits {
+            max_query_buffer: 1000,
+            ..crate::Limits::default()
+        },
+        ..StoreConfig::default()
+    });
+    let value = "v".repeat(600);
+    c.check("MULTI", ok());
+    c.check(&format!("SET a {value}"), Reply::Simple("QUEUED".into()));
+    c.check(
+        &format!("SET b {value}"),
+        err("ERR MULTI queue over the client query buffer limit"),
+    );
+    let Reply::Error(message) = c.run("EXEC") else {
+        panic!("EXEC ran a transaction over the limit");
+    };
+    assert!(message.starts_with("EXECABORT"), "{message}");
+    c.check("EXISTS a", int(0));
+}
