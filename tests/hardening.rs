@@ -300,6 +300,18 @@ fn redis_clients_over_max_connections_are_refused() {
     assert!(server
         .log()
         .contains("KV listener: max_connections (2) reached"));
+    let metrics = common::curl(&[
+        "-s",
+        "-i",
+        &format!("http://127.0.0.1:{}/metrics", server.node_api_port()),
+    ])
+    .text();
+    assert!(
+        metrics.contains("ephpm_connections_refused_total{listener=\"kv\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ephpm_connections_max{listener=\"kv\"} 2\n"));
+    assert!(metrics.contains("ephpm_connections{listener=\"kv\"} 2\n"));
 }
 
 #[test]

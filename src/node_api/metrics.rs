@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use dbwire::proxy::{PoolSnapshot, ProxyBackend};
 
 use super::Sources;
+use crate::server::limit::ConnectionLimit;
 
 /// A per-pool metric: name, help, and how to read it from a snapshot.
 type PoolMetric = (&'static str, &'static str, fn(&PoolSnapshot) -> f64);
@@ -45,6 +46,50 @@ impl Exposition {
     }
 }
 
+/// Open, maximum and refused connections per listener (`max_connections`).
+fn render_listeners(out: &mut Exposition, listeners: &[ConnectionLimit]) {
+    if listeners.is_empty() {
+        return;
+    }
+    let label = |limit: &ConnectionLimit| limit.name().to_ascii_lowercase().replace(' ', "_");
+    out.family(
+        "ephpm_connections",
+        "gauge",
+        "Client connections open now, per listener.",
+    );
+    for limit in listeners {
+        out.sample(
+            "ephpm_connections",
+            &[("listener", &label(limit))],
+            limit.active(),
+        );
+    }
+    out.family(
+        "ephpm_connections_max",
+        "gauge",
+        "The listener's max_connections.",
+    );
+    for limit in listeners {
+        out.sample(
+            "ephpm_connections_max",
+            &[("listener", &label(limit))],
+            limit.max(),
+        );
+    }
+    out.family(
+        "ephpm_connections_refused_total",
+        "counter",
+        "Connections refused because the listener was at max_connections.",
+    );
+    for limit in listeners {
+        out.sample(
+            "ephpm_connections_refused_total",
+            &[("listener", &label(limit))],
+            limit.refused(),
+        );
+    }
+}
+
 /// Every metric of the node.
 pub(super) fn render(sources: &Sources) -> String {
     let mut out = Exposition {
@@ -57,6 +102,7 @@ pub(super) fn render(sources: &Sources) -> String {
     if let Some(store) = &sources.kv {
         render_kv(&mut out, store);
     }
+    render_listeners(&mut out, &sources.listeners);
     out.text
 }
 

@@ -32,6 +32,8 @@ pub struct Sources {
     pub proxy: Option<Arc<ProxyBackend>>,
     /// The KV store, when enabled.
     pub kv: Option<Arc<kv::Store>>,
+    /// The connection limits of the listeners (HTTP, KV, the node API itself).
+    pub listeners: Vec<ConnectionLimit>,
 }
 
 /// The running node API listener.
@@ -53,11 +55,13 @@ impl NodeApi {
         })?;
         let address = listener.local_addr()?;
         let stopped = Arc::new(AtomicBool::new(false));
+        let limit = ConnectionLimit::new("node API", config.max_connections);
+        let mut sources = sources;
+        sources.listeners.push(limit.clone());
         let context = Arc::new(routes::Context {
             sources,
             secret: config.secret.clone(),
         });
-        let limit = ConnectionLimit::new("node API", config.max_connections);
         let thread = {
             let stopped = Arc::clone(&stopped);
             std::thread::Builder::new()

@@ -1,7 +1,7 @@
 //! `max_connections` for a listener: a count shared by every core (and thread) accepting on
 //! it, so the limit holds for the process however the kernel spreads connections.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::logging::RateLimit;
@@ -18,6 +18,8 @@ struct Inner {
     name: &'static str,
     max: usize,
     active: AtomicUsize,
+    /// Connections refused for being over the limit, ever.
+    refused: AtomicU64,
     /// A flood of refusals logs once a second.
     warnings: RateLimit,
 }
@@ -36,6 +38,7 @@ impl ConnectionLimit {
                 name,
                 max: max.max(1),
                 active: AtomicUsize::new(0),
+                refused: AtomicU64::new(0),
                 warnings: RateLimit::new(),
             }),
         }
@@ -56,14 +59,29 @@ impl ConnectionLimit {
                 inner: Arc::clone(inner),
             });
         }
+        inner.refused.fetch_add(1, Ordering::Relaxed);
         self.warn();
         None
     }
 
+    /// The listener's name, as in the log ("HTTP", "KV", "node API").
+    pub(crate) fn name(&self) -> &'static str {
+        self.inner.name
+    }
+
+    /// The limit.
+    pub(crate) fn max(&self) -> usize {
+        self.inner.max
+    }
+
     /// Connections open now.
-    #[cfg(test)]
     pub(crate) fn active(&self) -> usize {
         self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Connections refused so far.
+    pub(crate) fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
     }
 
     fn warn(&self) {
@@ -99,5 +117,6 @@ mod tests {
         assert!(limit.try_acquire().is_none());
         drop((second, third));
         assert_eq!(limit.active(), 0);
+        assert_eq!((limit.refused(), limit.max(), limit.name()), (2, 2, "test"));
     }
 }

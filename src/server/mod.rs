@@ -34,13 +34,20 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .enabled
         .then(|| kvstore::open_store(&config.kv))
         .transpose()?;
+    let http_limit = limit::ConnectionLimit::new("HTTP", config.server.max_connections);
+    let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
     let node_api = config
         .node_api
         .enabled
         .then(|| {
+            let mut listeners = vec![http_limit.clone()];
+            if store.is_some() {
+                listeners.push(kv_limit.clone());
+            }
             let sources = node_api::Sources {
                 proxy: database.as_ref().and_then(Database::proxy),
                 kv: store.clone(),
+                listeners,
             };
             NodeApi::start(&config.node_api, sources)
         })
@@ -55,8 +62,6 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     stop.install_signal_handlers()
         .context("installing signal handlers")?;
     raise_file_limit(&config);
-    let http_limit = limit::ConnectionLimit::new("HTTP", config.server.max_connections);
-    let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
 
     let persistence = match &store {
         Some(store) if config.kv.persistence => {
