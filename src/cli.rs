@@ -68,6 +68,15 @@ pub struct ServeArgs {
     /// number of PHP worker threads per core (config: php.threads_per_core, default: 8)
     #[argh(option, arg_name = "n")]
     pub threads: Option<usize>,
+
+    /// PEM certificate chain for HTTPS (config: server.tls.cert; HTTPS listens on
+    /// server.tls.listen, default 0.0.0.0:8443)
+    #[argh(option, arg_name = "file")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert (config: server.tls.key)
+    #[argh(option, arg_name = "file")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Arguments of `ephpm php-cli`: a script and the arguments passed to it.
@@ -183,6 +192,8 @@ mod tests {
             config: Some(PathBuf::from("/etc/ephpm.toml")),
             php_ini: vec!["memory_limit=256M".into(), "display_errors=On".into()],
             threads: Some(4),
+            tls_cert: None,
+            tls_key: None,
         };
         assert_eq!(cli.command, Command::Serve(expected));
     }

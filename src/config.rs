@@ -135,6 +135,55 @@ pub struct ServerConfig {
     /// Longest a write to a client (HTTP or Redis) may make no progress before the connection
     /// is closed (nginx's `send_timeout`).
     pub send_timeout: Timeout,
+    /// `[server.tls]`: HTTPS.
+    pub tls: TlsConfig,
+}
+
+/// The `[server.tls]` table: an HTTPS listener next to the plain one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Address of the HTTPS listener (every core binds it with `SO_REUSEPORT`); used once
+    /// `cert` and `key` are set.
+    pub listen: SocketAddr,
+    /// PEM certificate chain, leaf first; empty means no HTTPS.
+    pub cert: PathBuf,
+    /// PEM private key of the leaf certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// True when HTTPS is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty()
+    }
+
+    /// Both files or neither.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let cert = !self.cert.as_os_str().is_empty();
+        let key = !self.key.as_os_str().is_empty();
+        match (cert, key) {
+            (true, false) => Err(ConfigError::invalid(
+                "server.tls.key",
+                "server.tls.cert is set: the key is needed too",
+            )),
+            (false, true) => Err(ConfigError::invalid(
+                "server.tls.cert",
+                "server.tls.key is set: the certificate is needed too",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -156,6 +205,7 @@ impl Default for ServerConfig {
             io_memory: ByteSize(512 * KIB),
             max_connections: 10_000,
             send_timeout: Timeout(Duration::from_secs(60)),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -577,6 +627,12 @@ impl Config {
         if let Some(threads) = args.threads {
             self.php.threads_per_core = threads;
         }
+        if let Some(cert) = &args.tls_cert {
+            self.server.tls.cert = cert.clone();
+        }
+        if let Some(key) = &args.tls_key {
+            self.server.tls.key = key.clone();
+        }
         for pair in &args.php_ini {
             let (key, value) = parse_ini_flag(pair)?;
             self.php.ini.insert(key, value);
@@ -595,6 +651,7 @@ impl Config {
         at_least("server.queue_depth", server.queue_depth, 1)?;
         at_least("server.io_memory", server.io_memory.0, 64 * KIB)?;
         at_least("server.max_connections", server.max_connections, 1)?;
+        server.tls.validate()?;
         at_least("kv.max_connections", self.kv.max_connections, 1)?;
         at_least("node_api.max_connections", self.node_api.max_connections, 1)?;
         let one_millisecond = Duration::from_millis(1);
@@ -807,6 +864,8 @@ fn flag_for_setting(args: &ServeArgs, key: &str) -> Option<&'static str> {
         "server.listen" if args.listen.is_some() => Some("--listen"),
         "server.cores" if args.cores.is_some() => Some("--cores"),
         "php.threads_per_core" if args.threads.is_some() => Some("--threads"),
+        "server.tls.cert" if args.tls_cert.is_some() => Some("--tls-cert"),
+        "server.tls.key" if args.tls_key.is_some() => Some("--tls-key"),
         _ if key.starts_with("php.ini.") && !args.php_ini.is_empty() => Some("--php-ini"),
         _ => None,
     }
@@ -1848,8 +1907,12 @@ mod tests {
             config: Some(PathBuf::from("ignored.toml")),
             php_ini: vec!["memory_limit=512M".into(), " date.timezone = UTC ".into()],
             threads: Some(2),
+            tls_cert: Some(PathBuf::from("site.crt")),
+            tls_key: Some(PathBuf::from("site.key")),
         };
         config.apply_cli(&args).unwrap();
+        assert_eq!(config.server.tls.cert, PathBuf::from("site.crt"));
+        assert_eq!(config.server.tls.key, PathBuf::from("site.key"));
         assert_eq!(config.server.document_root, PathBuf::from("public"));
         assert_eq!(config.server.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(config.server.cores, 1);

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use crate::access_log::RequestSummary;
 use crate::fault_injection::{self, FaultPoint};
@@ -21,6 +20,7 @@ use crate::server::body_buffer::BodyBuffer;
 use crate::server::core::CoreContext;
 use crate::server::php_request;
 use crate::server::read_buffer::ReadBuffer;
+use crate::server::transport::Transport;
 use crate::static_files::{self, StaticBody, StaticRequest};
 
 /// Bytes asked of the socket per read while reading a request head. Most heads fit; bigger
@@ -53,8 +53,8 @@ enum HeadRead {
 }
 
 /// A served connection.
-pub(crate) struct Connection {
-    stream: TcpStream,
+pub(crate) struct Connection<T> {
+    stream: T,
     peer: SocketAddr,
     local: SocketAddr,
     input: ReadBuffer,
@@ -73,13 +73,15 @@ struct Exchange {
     keep_alive: bool,
 }
 
-impl Connection {
-    /// Wraps an accepted stream.
-    pub(crate) fn new(stream: TcpStream, core: Rc<CoreContext>) -> io::Result<Connection> {
-        let peer = stream.peer_addr()?;
-        let local = stream.local_addr()?;
-        stream.set_nodelay(true)?;
-        Ok(Connection {
+impl<T: Transport> Connection<T> {
+    /// Wraps an accepted stream from `peer`, accepted on the local address `local`.
+    pub(crate) fn new(
+        stream: T,
+        peer: SocketAddr,
+        local: SocketAddr,
+        core: Rc<CoreContext>,
+    ) -> Connection<T> {
+        Connection {
             stream,
             peer,
             local,
@@ -88,7 +90,7 @@ impl Connection {
             core,
             head_request: false,
             linger: false,
-        })
+        }
     }
 
     /// Serves requests until the client closes, a timeout fires, an error ends the
@@ -134,7 +136,7 @@ impl Connection {
 
     /// Half-closes and reads what the client still sends, for a bounded time and amount.
     async fn discard_input(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write).await;
+        let _ = self.stream.shutdown_write().await;
         let deadline = Instant::now() + LINGER_TIME;
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
@@ -203,19 +205,18 @@ impl Connection {
         }
         self.input.release_if_empty();
         let left = idle_deadline.saturating_duration_since(Instant::now());
-        let mut probe = [0u8; 1];
-        let readable = future::or(async { Some(self.stream.peek(&mut probe).await) }, async {
+        let readable = future::or(async { Some(self.stream.wait_readable().await) }, async {
             future::or(glommio::timer::sleep(left), core.shutdown.wait()).await;
             None
         })
         .await;
         match readable {
-            Some(Ok(0)) => Ok(Some(0)),
-            Some(Ok(_)) => {
+            Some(Ok(false)) => Ok(Some(0)),
+            Some(Ok(true)) => {
                 self.read_within(core.header_read_timeout, HEAD_READ_CHUNK)
                     .await
             }
-            Some(Err(err)) => Err(err.into()),
+            Some(Err(err)) => Err(err),
             None => Ok(None),
         }
     }
@@ -354,6 +355,7 @@ impl Connection {
             peer: self.peer,
             local: self.local,
             docroot: self.core.docroot.path(),
+            secure: self.stream.is_secure(),
         };
         if php_request::build(&mut request, head, &target, &conn, body.len()).is_err() {
             return self.send_status(400, false).await;

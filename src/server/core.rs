@@ -53,6 +53,8 @@ pub(crate) struct CoreSpec {
     pub(crate) http_limit: ConnectionLimit,
     /// `kv.max_connections`, shared by every core.
     pub(crate) kv_limit: ConnectionLimit,
+    /// The HTTPS configuration when `[server.tls]` is set: this core serves its listener.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Reports from a core to the main thread.
@@ -121,6 +123,15 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         Some(_) => Some(kvstore::bind(&spec.config.kv)?),
         None => None,
     };
+    let tls_listener = match &spec.tls {
+        Some(tls) => {
+            let address = server.tls.listen;
+            let listener = TcpListener::bind(address)
+                .map_err(|err| anyhow::anyhow!("binding the HTTPS listener {address}: {err}"))?;
+            Some((listener, futures_rustls::TlsAcceptor::from(Arc::clone(tls))))
+        }
+        None => None,
+    };
     let core = Rc::new(CoreContext {
         docroot: spec.docroot.clone(),
         pool: spec.pool.clone(),
@@ -170,8 +181,21 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         _ => None,
     };
     let active = Rc::new(std::cell::Cell::new(0usize));
+    let https = tls_listener.map(|(tls_listener, acceptor)| {
+        let (core, active, limit) = (
+            Rc::clone(&core),
+            Rc::clone(&active),
+            spec.http_limit.clone(),
+        );
+        glommio::spawn_local(async move {
+            accept_tls_loop(&tls_listener, &core, &active, &limit, &acceptor).await;
+        })
+    });
     accept_loop(&listener, &core, &active, &spec.http_limit).await;
     drop(listener);
+    if let Some(https) = https {
+        https.await;
+    }
     drain(&core, &active, server.drain_timeout.0).await;
     watcher.await;
     flusher.await;
@@ -193,30 +217,101 @@ async fn accept_loop(
 ) {
     while let Some(stream) = accept(listener, &core.shutdown).await {
         crate::fault_injection::panic_if_core_fault();
-        if let Err(err) = stream.set_write_timeout(Some(core.send_timeout)) {
-            log::debug!("dropping a connection: {err}");
-            continue;
-        }
-        let Some(permit) = limit.try_acquire() else {
-            spawn_contained("HTTP", refuse(stream));
+        let Some(admitted) = admit(stream, core, active, limit, Refusal::Http503) else {
             continue;
         };
-        let connection = match Connection::new(stream, Rc::clone(core)) {
-            Ok(connection) => connection,
-            Err(err) => {
-                log::debug!("dropping a connection: {err}");
-                continue;
-            }
-        };
-        active.set(active.get() + 1);
-        let active = Rc::clone(active);
+        let core = Rc::clone(core);
         spawn_contained("HTTP", async move {
-            let _permit = permit;
-            // Counted down even if serving panics.
-            let _active = ActiveGuard(active);
-            connection.serve().await;
+            let (stream, peer, local, _guards) = admitted;
+            Connection::new(stream, peer, local, core).serve().await;
         });
     }
+}
+
+/// Accepts HTTPS clients: the handshake (within `header_read_timeout`) runs in the
+/// connection's own task, then the same connection loop as plain HTTP.
+async fn accept_tls_loop(
+    listener: &TcpListener,
+    core: &Rc<CoreContext>,
+    active: &Rc<std::cell::Cell<usize>>,
+    limit: &ConnectionLimit,
+    acceptor: &futures_rustls::TlsAcceptor,
+) {
+    while let Some(stream) = accept(listener, &core.shutdown).await {
+        let Some(admitted) = admit(stream, core, active, limit, Refusal::Close) else {
+            continue;
+        };
+        let (core, acceptor) = (Rc::clone(core), acceptor.clone());
+        spawn_contained("HTTPS", async move {
+            let (stream, peer, local, _guards) = admitted;
+            let timeout = core.header_read_timeout;
+            let handshake = future::or(async { Some(acceptor.accept(stream).await) }, async {
+                glommio::timer::sleep(timeout).await;
+                None
+            })
+            .await;
+            match handshake {
+                Some(Ok(tls)) => Connection::new(tls, peer, local, core).serve().await,
+                Some(Err(err)) => log::debug!("TLS handshake with {peer} failed: {err}"),
+                None => log::debug!("TLS handshake with {peer} timed out"),
+            }
+        });
+    }
+}
+
+/// What an admitted connection holds until it ends: its `max_connections` slot and its place
+/// in the core's count of open connections (for draining).
+type Guards = (crate::server::limit::ConnectionPermit, ActiveGuard);
+
+/// How a connection over `max_connections` is turned away.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// A plain-text `503` (the plain HTTP listener).
+    Http503,
+    /// Closed at once (the HTTPS listener: a plain-text answer would be garbage to a TLS
+    /// client, and a handshake is the work being refused).
+    Close,
+}
+
+/// Sets up an accepted socket and counts it, or refuses it over `max_connections`.
+fn admit(
+    stream: TcpStream,
+    core: &Rc<CoreContext>,
+    active: &Rc<std::cell::Cell<usize>>,
+    limit: &ConnectionLimit,
+    refusal: Refusal,
+) -> Option<(
+    TcpStream,
+    std::net::SocketAddr,
+    std::net::SocketAddr,
+    Guards,
+)> {
+    let addresses = stream
+        .peer_addr()
+        .and_then(|peer| Ok((peer, stream.local_addr()?)));
+    let prepared = stream
+        .set_write_timeout(Some(core.send_timeout))
+        .and_then(|()| stream.set_nodelay(true));
+    let (peer, local) = match (addresses, prepared) {
+        (Ok(addresses), Ok(())) => addresses,
+        (Err(err), _) | (_, Err(err)) => {
+            log::debug!("dropping a connection: {err}");
+            return None;
+        }
+    };
+    let Some(permit) = limit.try_acquire() else {
+        if let Refusal::Http503 = refusal {
+            spawn_contained("HTTP", refuse(stream));
+        }
+        return None;
+    };
+    active.set(active.get() + 1);
+    Some((
+        stream,
+        peer,
+        local,
+        (permit, ActiveGuard(Rc::clone(active))),
+    ))
 }
 
 /// Decrements a core's count of open HTTP connections when dropped.

@@ -9,6 +9,8 @@ mod php_request;
 mod preflight;
 pub(crate) mod read_buffer;
 pub(crate) mod shutdown;
+mod tls;
+mod transport;
 
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -69,6 +71,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let tls = config
+        .server
+        .tls
+        .enabled()
+        .then(|| tls::server_config(&config.server.tls))
+        .transpose()?;
     let mut pools = Vec::with_capacity(cores);
     let mut executors = Vec::with_capacity(cores);
     let (events_tx, events_rx) = mpsc::channel();
@@ -92,6 +100,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             kv: store.clone(),
             http_limit: http_limit.clone(),
             kv_limit: kv_limit.clone(),
+            tls: tls.clone(),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);
@@ -106,6 +115,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         config.php.threads_per_core,
         php_sys::Engine::php_version(),
     );
+    if tls.is_some() {
+        log::info!("HTTPS on https://{}", config.server.tls.listen);
+    }
 
     let mut core_lost = watch_cores(&events_rx, cores, &stop);
     for executor in executors {

@@ -26,6 +26,8 @@ pub(crate) struct ConnectionInfo<'a> {
     pub local: SocketAddr,
     /// The canonical document root.
     pub docroot: &'a Path,
+    /// The request came over TLS.
+    pub secure: bool,
 }
 
 /// The server software string, as `$_SERVER['SERVER_SOFTWARE']` reports it.
@@ -92,7 +94,13 @@ fn add_server_vars(
     var("SERVER_SOFTWARE", SERVER_SOFTWARE.as_bytes())?;
     var("SERVER_PROTOCOL", protocol.as_bytes())?;
     var("GATEWAY_INTERFACE", b"CGI/1.1")?;
-    var("REQUEST_SCHEME", b"http")?;
+    if conn.secure {
+        // As nginx's `fastcgi_param HTTPS $https if_not_empty`: set only over TLS.
+        var("HTTPS", b"on")?;
+        var("REQUEST_SCHEME", b"https")?;
+    } else {
+        var("REQUEST_SCHEME", b"http")?;
+    }
     var(
         "SERVER_NAME",
         if server_name.is_empty() {

@@ -423,7 +423,7 @@ impl Drop for Server {
 /// Picks a port that was free a moment ago.
 /// `N` distinct free loopback ports: all are bound at once, so the kernel cannot hand out the
 /// same ephemeral port twice (as it may after each listener is closed in turn).
-fn free_ports<const N: usize>() -> [u16; N] {
+pub fn free_ports<const N: usize>() -> [u16; N] {
     let listeners: Vec<TcpListener> = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port"))
         .collect();

@@ -1,0 +1,185 @@
+//! HTTPS end to end: a certificate made with openssl, curl and `openssl s_client` as clients.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{free_ports, tcp_connect, Server, ServerOptions};
+
+/// A self-signed ECDSA certificate for `localhost` and 127.0.0.1, and its key, in `dir`.
+fn make_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl");
+    assert!(status.status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// A server with HTTPS on its own port; returns it, the port and the certificate.
+fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a directory for the certificate");
+    let (cert, key) = make_certificate(dir.path());
+    let [port] = free_ports();
+    let server = Server::start(
+        options
+            .env("EPHPM_SERVER__TLS__LISTEN", &format!("127.0.0.1:{port}"))
+            .env("EPHPM_SERVER__TLS__CERT", &cert.to_string_lossy())
+            .env("EPHPM_SERVER__TLS__KEY", &key.to_string_lossy()),
+    );
+    assert!(server
+        .log()
+        .contains(&format!("HTTPS on https://127.0.0.1:{port}")));
+    (server, port, cert, dir)
+}
+
+fn https(port: u16, cert: &Path, path: &str, extra: &[&str]) -> common::Response {
+    let url = format!("https://localhost:{port}{path}");
+    let cacert = cert.to_string_lossy();
+    let mut args = vec!["-s", "--cacert", &cacert, "--resolve"];
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    args.push(&resolve);
+    args.extend_from_slice(extra);
+    args.push(&url);
+    common::curl(&args)
+}
+
+/// What `openssl s_client` prints for a handshake with the given extra arguments.
+fn s_client(port: u16, args: &[&str]) -> String {
+    let output = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running openssl s_client");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn php_and_static_files_over_https_with_fpm_like_variables() {
+    let (server, port, cert, _dir) = https_server(ServerOptions::default());
+    let vars = https(port, &cert, "/server.php?x=1", &[]);
+    assert_eq!(vars.status, 200, "{}", vars.text());
+    assert_eq!(
+        vars.value("HTTPS").as_deref(),
+        Some("on"),
+        "{}",
+        vars.text()
+    );
+    assert_eq!(vars.value("REQUEST_SCHEME").as_deref(), Some("https"));
+    assert_eq!(vars.value("SERVER_PORT"), Some(port.to_string()));
+    // The plain listener is unchanged: no HTTPS variable at all, as under nginx + php-fpm.
+    let plain = server.get("/server.php");
+    assert_eq!(plain.value("HTTPS"), None);
+    assert_eq!(plain.value("REQUEST_SCHEME").as_deref(), Some("http"));
+    let robots = https(port, &cert, "/robots.txt", &[]);
+    assert_eq!(robots.status, 200);
+    assert_eq!(robots.text(), server.get("/robots.txt").text());
+    // Streaming with flush() and keep-alive over one TLS connection.
+    let stream = https(port, &cert, "/stream.php", &[]);
+    assert!(
+        stream.text().contains("first piece\nsecond piece\n"),
+        "{}",
+        stream.text()
+    );
+}
+
+#[test]
+fn only_tls_1_2_and_1_3_with_alpn_http_1_1() {
+    let (_server, port, _cert, _dir) = https_server(ServerOptions::default());
+    let tls13 = s_client(port, &["-tls1_3", "-alpn", "http/1.1"]);
+    assert!(tls13.contains("New, TLSv1.3,"), "{tls13}");
+    assert!(tls13.contains("ALPN protocol: http/1.1"), "{tls13}");
+    let tls12 = s_client(port, &["-tls1_2"]);
+    assert!(tls12.contains("New, TLSv1.2,"), "{tls12}");
+    for old in ["-tls1", "-tls1_1"] {
+        let refused = s_client(port, &[old]);
+        assert!(
+            refused.contains("New, (NONE), Cipher is (NONE)"),
+            "{old} was accepted: {refused}"
+        );
+    }
+}
+
+#[test]
+fn garbage_and_stalled_handshakes_are_closed_and_others_served() {
+    let (server, port, cert, _dir) =
+        https_server(ServerOptions::default().env("EPHPM_SERVER__HEADER_READ_TIMEOUT", "1s"));
+    let mut garbage = tcp_connect(port);
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("plain HTTP to the TLS port");
+    let mut answer = Vec::new();
+    let _ = garbage.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    // A client that connects and never sends a ClientHello is closed after the timeout.
+    let mut stalled = tcp_connect(port);
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let closed = matches!(stalled.read(&mut buf), Ok(0) | Err(_));
+    assert!(closed);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A truncated ClientHello too.
+    let mut truncated = tcp_connect(port);
+    truncated
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .expect("a partial record");
+    thread::sleep(Duration::from_millis(100));
+    drop(truncated);
+    let hello = https(port, &cert, "/hello.php", &[]);
+    assert_eq!(hello.status, 200);
+    assert_eq!(server.get("/hello.php").status, 200);
+}
+
+#[test]
+fn a_certificate_without_a_key_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (cert, _key) = make_certificate(dir.path());
+    let output = Command::new(common::ephpm_binary())
+        .args([
+            "serve",
+            "--root",
+            ".",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+        ])
+        .arg(&cert)
+        .output()
+        .expect("running ephpm serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.tls.key"), "{stderr}");
+}
