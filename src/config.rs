@@ -150,6 +150,9 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM private key of the leaf certificate (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// Without `cert` and `key`: serve HTTPS with a certificate for `localhost` and
+    /// `127.0.0.1` made at start-up (local development; browsers will warn).
+    pub self_signed: bool,
 }
 
 impl Default for TlsConfig {
@@ -158,6 +161,7 @@ impl Default for TlsConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             cert: PathBuf::new(),
             key: PathBuf::new(),
+            self_signed: false,
         }
     }
 }
@@ -165,13 +169,19 @@ impl Default for TlsConfig {
 impl TlsConfig {
     /// True when HTTPS is configured.
     pub fn enabled(&self) -> bool {
-        !self.cert.as_os_str().is_empty()
+        !self.cert.as_os_str().is_empty() || self.self_signed
     }
 
-    /// Both files or neither.
+    /// Both files or neither, and not both files and `self_signed`.
     fn validate(&self) -> Result<(), ConfigError> {
         let cert = !self.cert.as_os_str().is_empty();
         let key = !self.key.as_os_str().is_empty();
+        if self.self_signed && (cert || key) {
+            return Err(ConfigError::invalid(
+                "server.tls.self_signed",
+                "set either server.tls.cert and server.tls.key or self_signed, not both",
+            ));
+        }
         match (cert, key) {
             (true, false) => Err(ConfigError::invalid(
                 "server.tls.key",

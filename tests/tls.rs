@@ -183,3 +183,25 @@ fn a_certificate_without_a_key_is_a_configuration_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("server.tls.key"), "{stderr}");
 }
+
+#[test]
+fn self_signed_mode_serves_https_for_local_development() {
+    let [port] = free_ports();
+    let server = Server::start(
+        ServerOptions::default()
+            .env("EPHPM_SERVER__TLS__LISTEN", &format!("127.0.0.1:{port}"))
+            .env("EPHPM_SERVER__TLS__SELF_SIGNED", "true"),
+    );
+    assert!(server.log().contains("self-signed certificate"));
+    let vars = common::curl(&[
+        "-s",
+        "--insecure",
+        &format!("https://127.0.0.1:{port}/server.php"),
+    ]);
+    assert_eq!(vars.value("HTTPS").as_deref(), Some("on"));
+    let subject = s_client(port, &[]);
+    assert!(
+        subject.contains("CN") || subject.contains("localhost"),
+        "{subject}"
+    );
+}

@@ -202,7 +202,9 @@ fn raise_file_limit(config: &Config) {
         };
     if wanted + FILES_IN_RESERVE > limit {
         log::warn!(
-            "the open file limit ({limit}) is below the listeners' max_connections together              ({wanted}) plus {FILES_IN_RESERVE} for files and the database: raise LimitNOFILE              (ulimit -n) or lower max_connections"
+            "the open file limit ({limit}) is below the listeners' max_connections together \
+             ({wanted}) plus {FILES_IN_RESERVE} for files and the database: raise LimitNOFILE \
+             (ulimit -n) or lower max_connections"
         );
     }
 }
