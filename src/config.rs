@@ -153,6 +153,12 @@ pub struct TlsConfig {
     /// Without `cert` and `key`: serve HTTPS with a certificate for `localhost` and
     /// `127.0.0.1` made at start-up (local development; browsers will warn).
     pub self_signed: bool,
+    /// Answer every request on the plain listener with a 308 to the same path and query over
+    /// HTTPS.
+    pub redirect_http: bool,
+    /// `Strict-Transport-Security` value added to HTTPS responses (e.g.
+    /// `max-age=31536000`); empty sends none.
+    pub hsts: String,
 }
 
 impl Default for TlsConfig {
@@ -162,6 +168,8 @@ impl Default for TlsConfig {
             cert: PathBuf::new(),
             key: PathBuf::new(),
             self_signed: false,
+            redirect_http: false,
+            hsts: String::new(),
         }
     }
 }

@@ -205,3 +205,43 @@ fn self_signed_mode_serves_https_for_local_development() {
         "{subject}"
     );
 }
+
+#[test]
+fn plain_http_redirects_to_https_and_https_sends_hsts() {
+    let (server, port, cert, _dir) = https_server(
+        ServerOptions::default()
+            .env("EPHPM_SERVER__TLS__REDIRECT_HTTP", "true")
+            .env("EPHPM_SERVER__TLS__HSTS", "max-age=31536000"),
+    );
+    let plain = server.curl("/server.php?x=1", &["-H", "Host: example.test:8080"]);
+    assert_eq!(plain.status, 308);
+    assert_eq!(
+        plain.header("location"),
+        Some(format!("https://example.test:{port}/server.php?x=1").as_str())
+    );
+    let secure = https(port, &cert, "/robots.txt", &[]);
+    assert_eq!(secure.status, 200);
+    assert_eq!(
+        secure.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    let php = https(port, &cert, "/hello.php", &[]);
+    assert_eq!(
+        php.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    // Following the redirect lands on the same page over HTTPS.
+    let followed = server.curl(
+        "/robots.txt",
+        &[
+            "-L",
+            "--cacert",
+            &cert.to_string_lossy(),
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+            "-H",
+            "Host: localhost",
+        ],
+    );
+    assert_eq!(followed.status, 200, "{:?}", followed.headers);
+}

@@ -251,6 +251,13 @@ impl<T: Transport> Connection<T> {
     async fn exchange(&mut self, head: RequestHead) -> io::Result<Exchange> {
         fault_injection::panic_if_asked(FaultPoint::Connection, head.path.as_bytes());
         fault_injection::panic_if_asked(FaultPoint::Core, head.path.as_bytes());
+        if let Some(port) = self
+            .core
+            .https_redirect
+            .filter(|_| !self.stream.is_secure())
+        {
+            return self.redirect_to_https(&head, port).await;
+        }
         let keep_alive = head.keep_alive && !self.core.shutdown.is_triggered();
         self.head_request = head.method == "HEAD";
         let body = match self.read_body(&head).await? {
@@ -408,14 +415,7 @@ impl<T: Transport> Connection<T> {
             BodyLength::Known(body.len() as u64)
         };
         self.output.clear();
-        response::write_head(
-            &mut self.output,
-            version,
-            php_head.status,
-            &headers,
-            length,
-            keep_alive,
-        );
+        self.write_response_head(version, php_head.status, &headers, length, keep_alive);
         if matches!(length, BodyLength::Known(_)) {
             self.output.extend_from_slice(body);
         }
@@ -450,14 +450,7 @@ impl<T: Transport> Connection<T> {
         };
         self.output.clear();
         let headers = header_refs(php_head);
-        response::write_head(
-            &mut self.output,
-            version,
-            php_head.status,
-            &headers,
-            length,
-            keep_alive,
-        );
+        self.write_response_head(version, php_head.status, &headers, length, keep_alive);
         self.flush_output().await?;
         let mut bytes = 0u64;
         while let Ok(event) = events.recv().await {
@@ -527,14 +520,7 @@ impl<T: Transport> Connection<T> {
             (StaticBody::File { len, .. }, _) => BodyLength::Known(*len),
         };
         self.output.clear();
-        response::write_head(
-            &mut self.output,
-            head.version,
-            answer.status,
-            &headers,
-            length,
-            keep_alive,
-        );
+        self.write_response_head(head.version, answer.status, &headers, length, keep_alive);
         let bytes = match answer.body {
             StaticBody::Empty => 0,
             StaticBody::Bytes(bytes) => {
@@ -583,6 +569,60 @@ impl<T: Transport> Connection<T> {
         Ok(())
     }
 
+    /// Writes a response head into the output buffer, with the policy headers of this
+    /// connection (HSTS over TLS) after the handler's.
+    fn write_response_head(
+        &mut self,
+        version: Version,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        length: BodyLength,
+        keep_alive: bool,
+    ) {
+        let core = Rc::clone(&self.core);
+        match &core.hsts {
+            Some(hsts) if self.stream.is_secure() => {
+                let mut all = headers.to_vec();
+                all.push(("Strict-Transport-Security", hsts));
+                response::write_head(&mut self.output, version, status, &all, length, keep_alive);
+            }
+            _ => response::write_head(
+                &mut self.output,
+                version,
+                status,
+                headers,
+                length,
+                keep_alive,
+            ),
+        }
+    }
+
+    /// The plain listener's answer when `server.tls.redirect_http` is on: 308 to the same
+    /// path and query on the HTTPS port (308 keeps the method and body of a POST).
+    async fn redirect_to_https(&mut self, head: &RequestHead, port: u16) -> io::Result<Exchange> {
+        let host = head
+            .header("host")
+            .and_then(|host| std::str::from_utf8(host).ok())
+            .map(host_without_port)
+            .filter(|host| !host.is_empty())
+            .map_or_else(|| self.local.ip().to_string(), str::to_owned);
+        let port = if port == 443 {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        let query = if head.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", head.query)
+        };
+        let location = format!("https://{host}{port}{}{query}", head.path);
+        // The body (if any) is not read: close after answering.
+        self.linger = !matches!(head.framing, BodyFraming::None);
+        let headers = [("Location", location.as_bytes())];
+        self.send_empty(head.version, 308, &headers, false).await
+    }
+
     async fn send_redirect(
         &mut self,
         head: &RequestHead,
@@ -610,14 +650,7 @@ impl<T: Transport> Connection<T> {
     ) -> io::Result<Exchange> {
         self.output.clear();
         let length = BodyLength::Known(0);
-        response::write_head(
-            &mut self.output,
-            version,
-            status,
-            headers,
-            length,
-            keep_alive,
-        );
+        self.write_response_head(version, status, headers, length, keep_alive);
         self.flush_output().await?;
         Ok(Exchange {
             status,
@@ -678,4 +711,28 @@ fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
 
 fn status_has_no_body(status: u16) -> bool {
     matches!(status, 100..=199 | 204 | 304)
+}
+
+/// The host part of a `Host` header value (`example.com:8080` -> `example.com`, `[::1]:80` ->
+/// `[::1]`).
+fn host_without_port(host: &str) -> &str {
+    let host = host.trim();
+    match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => &host[..colon],
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_without_port;
+
+    #[test]
+    fn host_headers_lose_their_port() {
+        assert_eq!(host_without_port("example.com:8080"), "example.com");
+        assert_eq!(host_without_port("example.com"), "example.com");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+        assert_eq!(host_without_port(" 10.0.0.1:443 "), "10.0.0.1");
+    }
 }

@@ -31,6 +31,10 @@ pub(crate) struct CoreContext {
     pub(crate) body_timeout: Duration,
     /// Body bytes kept in memory before the body moves to a temporary file.
     pub(crate) body_buffer_size: usize,
+    /// `Strict-Transport-Security` value sent on HTTPS responses (`server.tls.hsts`).
+    pub(crate) hsts: Option<Vec<u8>>,
+    /// The HTTPS port plain requests are redirected to (`server.tls.redirect_http`).
+    pub(crate) https_redirect: Option<u16>,
     pub(crate) keep_alive_timeout: Duration,
     /// Longest a write to a client may make no progress before the connection is closed.
     pub(crate) send_timeout: Duration,
@@ -143,6 +147,10 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         header_read_timeout: server.header_read_timeout.0,
         body_timeout: server.body_timeout.0,
         body_buffer_size: usize::try_from(server.body_buffer_size.0).unwrap_or(usize::MAX),
+        hsts: (spec.tls.is_some() && !server.tls.hsts.is_empty())
+            .then(|| server.tls.hsts.clone().into_bytes()),
+        https_redirect: (spec.tls.is_some() && server.tls.redirect_http)
+            .then_some(server.tls.listen.port()),
         keep_alive_timeout: server.keep_alive_timeout.0,
         send_timeout: server.send_timeout.0,
         gzip: server.gzip,
