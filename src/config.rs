@@ -159,6 +159,19 @@ pub struct TlsConfig {
     /// `Strict-Transport-Security` value added to HTTPS responses (e.g.
     /// `max-age=31536000`); empty sends none.
     pub hsts: String,
+    /// More certificates, chosen by the name the client asks for (SNI); `cert` and `key` stay
+    /// the default for other names and clients that send none.
+    pub certificates: Vec<CertificatePair>,
+}
+
+/// One `[[server.tls.certificates]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificatePair {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key of the leaf certificate.
+    pub key: PathBuf,
 }
 
 impl Default for TlsConfig {
@@ -170,6 +183,7 @@ impl Default for TlsConfig {
             self_signed: false,
             redirect_http: false,
             hsts: String::new(),
+            certificates: Vec::new(),
         }
     }
 }

@@ -12,18 +12,27 @@ use common::{free_ports, tcp_connect, Server, ServerOptions};
 
 /// A self-signed ECDSA certificate for `localhost` and 127.0.0.1, and its key, in `dir`.
 fn make_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    make_named_certificate(dir, "localhost", "DNS:localhost,IP:127.0.0.1")
+}
+
+/// A self-signed ECDSA certificate with common name `name` and the subject alternative names
+/// `alt_names`, and its key, in `dir`.
+fn make_named_certificate(dir: &Path, name: &str, alt_names: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
     let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec"])
         .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
         ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName={alt_names}")])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -244,4 +253,44 @@ fn plain_http_redirects_to_https_and_https_sends_hsts() {
         ],
     );
     assert_eq!(followed.status, 200, "{:?}", followed.headers);
+}
+
+#[test]
+fn sni_picks_the_certificate_for_the_name_asked() {
+    let dir = tempfile::tempdir().expect("a directory for certificates");
+    let (default_cert, default_key) = make_certificate(dir.path());
+    let (other_cert, other_key) =
+        make_named_certificate(dir.path(), "other.test", "DNS:other.test");
+    let (wild_cert, wild_key) = make_named_certificate(dir.path(), "wild.test", "DNS:*.wild.test");
+    let [port] = free_ports();
+    let toml = format!(
+        "[server.tls]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n\
+         [[server.tls.certificates]]\ncert = {:?}\nkey = {:?}\n\
+         [[server.tls.certificates]]\ncert = {:?}\nkey = {:?}\n",
+        default_cert, default_key, other_cert, other_key, wild_cert, wild_key
+    );
+    let _server = Server::start(ServerOptions::default().config_toml(&toml));
+    let subject_for = |name: Option<&str>| {
+        let mut args = vec!["-connect".to_owned(), format!("127.0.0.1:{port}")];
+        match name {
+            Some(name) => args.extend(["-servername".to_owned(), name.to_owned()]),
+            None => args.push("-noservername".to_owned()),
+        }
+        let output = Command::new("openssl")
+            .arg("s_client")
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running openssl s_client");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines()
+            .find(|line| line.starts_with("subject="))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(subject_for(Some("other.test")).contains("CN = other.test"));
+    assert!(subject_for(Some("a.wild.test")).contains("CN = wild.test"));
+    assert!(subject_for(Some("localhost")).contains("CN = localhost"));
+    assert!(subject_for(Some("unknown.test")).contains("CN = localhost"));
+    assert!(subject_for(None).contains("CN = localhost"));
 }

@@ -1,11 +1,14 @@
 //! HTTPS: the rustls configuration built once from `[server.tls]` and shared by every core.
 //! Each core accepts and handshakes on its own listener; there is no TLS work elsewhere.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 use crate::config::TlsConfig;
 
@@ -25,12 +28,29 @@ pub(crate) fn server_config(config: &TlsConfig) -> anyhow::Result<Arc<rustls::Se
     // aws-lc-rs provider and its C/assembly build); it has every classic suite and group.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let default = CertifiedKey::from_der(certs, key, &provider)
+        .context("server.tls.cert and server.tls.key do not make a usable pair")?;
+    let mut others = Vec::with_capacity(config.certificates.len());
+    for pair in &config.certificates {
+        let (certs, key) = read_pair(&pair.cert, &pair.key)?;
+        let certified = CertifiedKey::from_der(certs, key, &provider).with_context(|| {
+            format!(
+                "{} and {} do not make a usable pair",
+                pair.cert.display(),
+                pair.key.display()
+            )
+        })?;
+        others.push(Arc::new(certified));
+    }
+    let resolver = SniResolver {
+        default: Arc::new(default),
+        others,
+    };
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS protocol versions")?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("server.tls.cert and server.tls.key do not make a usable pair")?;
+        .with_cert_resolver(Arc::new(resolver));
     server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     server.ticketer = rustls::crypto::ring::Ticketer::new().context("TLS session tickets")?;
     Ok(Arc::new(server))
@@ -40,18 +60,49 @@ pub(crate) fn server_config(config: &TlsConfig) -> anyhow::Result<Arc<rustls::Se
 fn from_files(
     config: &TlsConfig,
 ) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.cert)
+    read_pair(&config.cert, &config.key)
+}
+
+/// A PEM certificate chain and its PEM private key.
+fn read_pair(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect())
-        .with_context(|| format!("reading server.tls.cert {}", config.cert.display()))?;
+        .with_context(|| format!("reading the certificate {}", cert.display()))?;
     if certs.is_empty() {
-        anyhow::bail!(
-            "server.tls.cert {} holds no PEM certificate",
-            config.cert.display()
-        );
+        anyhow::bail!("{} holds no PEM certificate", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(&config.key)
-        .with_context(|| format!("reading server.tls.key {}", config.key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
     Ok((certs, key))
+}
+
+/// Picks the certificate valid for the name the client asks for (SNI), the default one for
+/// other names and for clients that name none.
+#[derive(Debug)]
+struct SniResolver {
+    default: Arc<CertifiedKey>,
+    others: Vec<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let chosen = hello
+            .server_name()
+            .and_then(|name| ServerName::try_from(name).ok())
+            .and_then(|name| self.others.iter().find(|key| valid_for(key, &name)));
+        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+    }
+}
+
+/// True when `key`'s leaf certificate names `name` (exactly or by a wildcard).
+fn valid_for(key: &CertifiedKey, name: &ServerName<'_>) -> bool {
+    key.end_entity_cert()
+        .ok()
+        .and_then(|der| webpki::EndEntityCert::try_from(der).ok())
+        .is_some_and(|cert| cert.verify_is_valid_for_subject_name(name).is_ok())
 }
 
 /// A certificate for `localhost` and `127.0.0.1`, made now (`server.tls.self_signed`).
