@@ -170,6 +170,27 @@ fn garbage_and_stalled_handshakes_are_closed_and_others_served() {
     let hello = https(port, &cert, "/hello.php", &[]);
     assert_eq!(hello.status, 200);
     assert_eq!(server.get("/hello.php").status, 200);
+    let metrics = common::curl(&[
+        "-s",
+        &format!("http://127.0.0.1:{}/metrics", server.node_api_port()),
+    ])
+    .text();
+    for outcome in ["completed", "failed", "timed_out"] {
+        let line = metrics
+            .lines()
+            .find(|line| {
+                line.starts_with(&format!(
+                    "ephpm_tls_handshakes_total{{outcome=\"{outcome}\"}}"
+                ))
+            })
+            .unwrap_or_default();
+        let count: u64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(count >= 1, "{outcome}: {metrics}");
+    }
 }
 
 #[test]

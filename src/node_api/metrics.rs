@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use dbwire::proxy::{PoolSnapshot, ProxyBackend};
 
 use super::Sources;
+use std::sync::atomic::Ordering;
+
 use crate::server::limit::ConnectionLimit;
+use crate::server::tls::HandshakeStats;
 
 /// A per-pool metric: name, help, and how to read it from a snapshot.
 type PoolMetric = (&'static str, &'static str, fn(&PoolSnapshot) -> f64);
@@ -90,6 +93,27 @@ fn render_listeners(out: &mut Exposition, listeners: &[ConnectionLimit]) {
     }
 }
 
+/// HTTPS handshakes by outcome.
+fn render_tls(out: &mut Exposition, stats: &HandshakeStats) {
+    let name = "ephpm_tls_handshakes_total";
+    out.family(
+        name,
+        "counter",
+        "TLS handshakes on the HTTPS listener, by outcome.",
+    );
+    for (outcome, counter) in [
+        ("completed", &stats.completed),
+        ("failed", &stats.failed),
+        ("timed_out", &stats.timed_out),
+    ] {
+        out.sample(
+            name,
+            &[("outcome", outcome)],
+            counter.load(Ordering::Relaxed),
+        );
+    }
+}
+
 /// Every metric of the node.
 pub(super) fn render(sources: &Sources) -> String {
     let mut out = Exposition {
@@ -103,6 +127,9 @@ pub(super) fn render(sources: &Sources) -> String {
         render_kv(&mut out, store);
     }
     render_listeners(&mut out, &sources.listeners);
+    if let Some(tls) = &sources.tls {
+        render_tls(&mut out, tls);
+    }
     out.text
 }
 

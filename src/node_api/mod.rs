@@ -21,6 +21,7 @@ use dbwire::proxy::ProxyBackend;
 
 use crate::config::NodeApiConfig;
 use crate::server::limit::ConnectionLimit;
+use crate::server::tls::HandshakeStats;
 
 /// Pause after an accept error such as running out of file descriptors.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -34,6 +35,8 @@ pub struct Sources {
     pub kv: Option<Arc<kv::Store>>,
     /// The connection limits of the listeners (HTTP, KV, the node API itself).
     pub listeners: Vec<ConnectionLimit>,
+    /// HTTPS handshake counters, when `[server.tls]` is on.
+    pub tls: Option<Arc<HandshakeStats>>,
 }
 
 /// The running node API listener.

@@ -20,6 +20,7 @@ use crate::router::DocRoot;
 use crate::server::connection::Connection;
 use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
+use crate::server::tls::HandshakeStats;
 
 /// Everything a core's connections share. Lives on the core's executor thread only.
 pub(crate) struct CoreContext {
@@ -59,6 +60,8 @@ pub(crate) struct CoreSpec {
     pub(crate) kv_limit: ConnectionLimit,
     /// The HTTPS configuration when `[server.tls]` is set: this core serves its listener.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Handshake counters shared by every core and `/metrics`.
+    pub(crate) tls_stats: Arc<HandshakeStats>,
 }
 
 /// Reports from a core to the main thread.
@@ -195,8 +198,12 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
             Rc::clone(&active),
             spec.http_limit.clone(),
         );
+        let tls = TlsEndpoint {
+            acceptor,
+            stats: Arc::clone(&spec.tls_stats),
+        };
         glommio::spawn_local(async move {
-            accept_tls_loop(&tls_listener, &core, &active, &limit, &acceptor).await;
+            accept_tls_loop(&tls_listener, &core, &active, &limit, &tls).await;
         })
     });
     accept_loop(&listener, &core, &active, &spec.http_limit).await;
@@ -236,6 +243,12 @@ async fn accept_loop(
     }
 }
 
+/// What a core's HTTPS listener handshakes with, and where it counts the outcomes.
+struct TlsEndpoint {
+    acceptor: futures_rustls::TlsAcceptor,
+    stats: Arc<HandshakeStats>,
+}
+
 /// Accepts HTTPS clients: the handshake (within `header_read_timeout`) runs in the
 /// connection's own task, then the same connection loop as plain HTTP.
 async fn accept_tls_loop(
@@ -243,13 +256,17 @@ async fn accept_tls_loop(
     core: &Rc<CoreContext>,
     active: &Rc<std::cell::Cell<usize>>,
     limit: &ConnectionLimit,
-    acceptor: &futures_rustls::TlsAcceptor,
+    tls: &TlsEndpoint,
 ) {
     while let Some(stream) = accept(listener, &core.shutdown).await {
         let Some(admitted) = admit(stream, core, active, limit, Refusal::Close) else {
             continue;
         };
-        let (core, acceptor) = (Rc::clone(core), acceptor.clone());
+        let (core, acceptor, stats) = (
+            Rc::clone(core),
+            tls.acceptor.clone(),
+            Arc::clone(&tls.stats),
+        );
         spawn_contained("HTTPS", async move {
             let (stream, peer, local, _guards) = admitted;
             let timeout = core.header_read_timeout;
@@ -259,9 +276,18 @@ async fn accept_tls_loop(
             })
             .await;
             match handshake {
-                Some(Ok(tls)) => Connection::new(tls, peer, local, core).serve().await,
-                Some(Err(err)) => log::debug!("TLS handshake with {peer} failed: {err}"),
-                None => log::debug!("TLS handshake with {peer} timed out"),
+                Some(Ok(tls)) => {
+                    HandshakeStats::record(&stats.completed);
+                    Connection::new(tls, peer, local, core).serve().await;
+                }
+                Some(Err(err)) => {
+                    HandshakeStats::record(&stats.failed);
+                    log::debug!("TLS handshake with {peer} failed: {err}");
+                }
+                None => {
+                    HandshakeStats::record(&stats.timed_out);
+                    log::debug!("TLS handshake with {peer} timed out");
+                }
             }
         });
     }

@@ -9,7 +9,7 @@ mod php_request;
 mod preflight;
 pub(crate) mod read_buffer;
 pub(crate) mod shutdown;
-mod tls;
+pub(crate) mod tls;
 mod transport;
 
 use std::sync::{mpsc, Arc};
@@ -37,6 +37,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .then(|| kvstore::open_store(&config.kv))
         .transpose()?;
     let http_limit = limit::ConnectionLimit::new("HTTP", config.server.max_connections);
+    let tls_stats = Arc::new(tls::HandshakeStats::default());
     let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
     let node_api = config
         .node_api
@@ -50,6 +51,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
                 proxy: database.as_ref().and_then(Database::proxy),
                 kv: store.clone(),
                 listeners,
+                tls: config.server.tls.enabled().then(|| Arc::clone(&tls_stats)),
             };
             NodeApi::start(&config.node_api, sources)
         })
@@ -101,6 +103,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             http_limit: http_limit.clone(),
             kv_limit: kv_limit.clone(),
             tls: tls.clone(),
+            tls_stats: Arc::clone(&tls_stats),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);

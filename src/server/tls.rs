@@ -2,6 +2,7 @@
 //! Each core accepts and handshakes on its own listener; there is no TLS work elsewhere.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,6 +12,24 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::config::TlsConfig;
+
+/// Handshake outcomes of every core's HTTPS listener, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct HandshakeStats {
+    /// Handshakes completed.
+    pub(crate) completed: AtomicU64,
+    /// Handshakes that failed (bad input, no common protocol or cipher suite, ...).
+    pub(crate) failed: AtomicU64,
+    /// Handshakes not finished within `server.header_read_timeout`.
+    pub(crate) timed_out: AtomicU64,
+}
+
+impl HandshakeStats {
+    /// Counts one handshake outcome.
+    pub(crate) fn record(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// ALPN protocols offered, most preferred first.
 const ALPN: &[&[u8]] = &[b"http/1.1"];
