@@ -120,7 +120,15 @@ CONF
 # nginx on $NGINX_PORT serving root $1 with PHP through the php-fpm socket, no access log. With
 # $2 = front-controller, unknown paths go to /index.php like try_files $uri $uri/ /index.php.
 start_nginx() {
-  local root=$1 routing=${2:-} dir="$WORK/nginx" front=""
+  local root=$1 routing=${2:-} dir="$WORK/nginx" front="" tls=""
+  # With NGINX_TLS_CERT and NGINX_TLS_KEY set, the server block speaks HTTPS instead.
+  if [ -n "${NGINX_TLS_CERT:-}" ]; then
+    tls="ssl;
+        ssl_certificate ${NGINX_TLS_CERT};
+        ssl_certificate_key ${NGINX_TLS_KEY};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m"
+  fi
   if [ "$routing" = front-controller ]; then
     front="index index.php;
         location / {
@@ -148,7 +156,7 @@ http {
     keepalive_timeout 120s;
     keepalive_requests 1000000;
     server {
-        listen $HOST:$NGINX_PORT backlog=4096;
+        listen $HOST:$NGINX_PORT backlog=4096 $tls;
         root $root;
         $front
         location ~ \.php\$ {

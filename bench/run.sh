@@ -21,6 +21,9 @@
 #   BENCH_FPM_TUNE=1    first measure 2x/4x/8x nproc children briefly and use the fastest
 #   BENCH_APACHE_WORKERS  apache prefork processes, fixed pool (default 256)
 #   BENCH_EPHPM_ARGS    extra arguments for `ephpm serve` (word-split)
+#   BENCH_TLS=1         measure over HTTPS (HTTP/1.1): ePHPm's [server.tls] and nginx with
+#                       `listen ... ssl`, the same self-signed ECDSA P-256 certificate, TLS 1.2 +
+#                       1.3; apache is left out and the idle test is skipped
 #   BENCH_KEEP_WORK=1   keep the temporary directory (configs, logs, raw wrk outputs)
 set -euo pipefail
 
@@ -50,11 +53,13 @@ BENCH_FPM_TUNE=${BENCH_FPM_TUNE:-0}
 BENCH_APACHE_WORKERS=${BENCH_APACHE_WORKERS:-256}
 BENCH_EPHPM_ARGS=${BENCH_EPHPM_ARGS:-}
 BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
+BENCH_TLS=${BENCH_TLS:-0}
 
 PAGES=(hello.php heavy.php)
 EPHPM_PORT=18080
 NGINX_PORT=18081
 APACHE_PORT=18082
+EPHPM_TLS_PORT=18443
 HOST=127.0.0.1
 WANTED_FDS=65536
 APT_PACKAGES=(nginx php8.2-fpm php8.2-cli apache2 libapache2-mod-php8.2 wrk procps curl)
@@ -62,6 +67,9 @@ APT_PACKAGES=(nginx php8.2-fpm php8.2-cli apache2 libapache2-mod-php8.2 wrk proc
 WORK=""
 DOCROOT=""
 RESULTS=""
+# http, or https with BENCH_TLS=1 (then curl trusts the bench's own certificate).
+SCHEME=http
+CURL_TLS=()
 
 # ---------------------------------------------------------------------------------------------
 # Setup
@@ -118,6 +126,10 @@ write_meta() {
     printf 'php-fpm\tpm static, %s children, opcache on, nginx fastcgi over a unix socket\n' "$BENCH_FPM_CHILDREN"
     printf 'apache2\tmpm_prefork, %s processes, mod_php, opcache on\n' "$BENCH_APACHE_WORKERS"
     printf 'ePHPm\t%s\n' "$EPHPM_NOTE"
+    if [ "$BENCH_TLS" = 1 ]; then
+      printf 'tls\tHTTPS (HTTP/1.1), one self-signed ECDSA P-256 certificate, TLS 1.2 and 1.3, wrk (OpenSSL %s) negotiates; nginx: ssl_session_cache shared\n' \
+        "$(openssl version | awk '{print $2}')"
+    fi
     printf 'noise\tcompare ratios within this run only, never absolute numbers across runs\n'
   } >"$RESULTS/meta.tsv"
 }
@@ -194,13 +206,30 @@ start_ephpm() {
   mkdir -p "$dir"
   # shellcheck disable=SC2206 # BENCH_EPHPM_ARGS is a word-split list on purpose
   [ -n "$BENCH_EPHPM_ARGS" ] && extra=($BENCH_EPHPM_ARGS)
+  if [ "$BENCH_TLS" = 1 ]; then
+    extra+=(--tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
+    export EPHPM_SERVER__TLS__LISTEN="$HOST:$EPHPM_TLS_PORT"
+  fi
   # Like the peers, no access log: the bench measures serving, not log writing.
   # ePHPm reads every EPHPM_* variable as configuration: pass none of ours (EPHPM_BIN).
   (cd "$ROOT" && exec env -u EPHPM_BIN EPHPM_LOG__ACCESS_LOG=off "$EPHPM_BIN" serve --root "$BENCH_DIR/php" --listen "$HOST:$EPHPM_PORT" \
     --cores "$CORES" "${extra[@]}") >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
+  unset EPHPM_SERVER__TLS__LISTEN
   STARTED_PIDS+=("$SERVER_PID")
-  wait_port ePHPm "$SERVER_PID" "$EPHPM_PORT" "$dir/server.log"
+  wait_port ePHPm "$SERVER_PID" "$(port_of ephpm)" "$dir/server.log"
+}
+
+# The certificate both servers present with BENCH_TLS=1.
+make_certificate() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:$HOST" \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || die "openssl req failed"
+  chmod 644 "$WORK/tls.key"
+  NGINX_TLS_CERT="$WORK/tls.crt"
+  NGINX_TLS_KEY="$WORK/tls.key"
+  SCHEME=https
+  CURL_TLS=(--cacert "$WORK/tls.crt")
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -212,15 +241,15 @@ check_server() {
   local name=$1 port=$2 page got="$WORK/check"
   mkdir -p "$got"
   for page in "${PAGES[@]}"; do
-    curl -sS --fail --max-time 5 -D "$got/$name.$page.headers" -o "$got/$name.$page" \
-      "http://$HOST:$port/$page" || die "$name: GET /$page failed"
+    curl -sS --fail --max-time 5 "${CURL_TLS[@]}" -D "$got/$name.$page.headers" -o "$got/$name.$page" \
+      "$SCHEME://$HOST:$port/$page" || die "$name: GET /$page failed"
     cmp -s "$got/$name.$page" "$WORK/expected/$page" ||
       die "$name: /$page body differs from the expected output (see $got/$name.$page)"
   done
   grep -qi '^content-type: *application/json' "$got/$name.heavy.php.headers" ||
     die "$name: /heavy.php is not served as application/json"
-  curl -sv --max-time 5 -o /dev/null -o /dev/null "http://$HOST:$port/hello.php" \
-    "http://$HOST:$port/hello.php" 2>"$got/$name.keepalive" || die "$name: keep-alive check failed"
+  curl -sv --max-time 5 "${CURL_TLS[@]}" -o /dev/null -o /dev/null "$SCHEME://$HOST:$port/hello.php" \
+    "$SCHEME://$HOST:$port/hello.php" 2>"$got/$name.keepalive" || die "$name: keep-alive check failed"
   grep -qi 're-using existing connection' "$got/$name.keepalive" ||
     die "$name: the second request did not reuse the connection (no keep-alive)"
   printf 'bench: %s serves the expected bodies, keep-alive works\n' "$name" >&2
@@ -230,7 +259,7 @@ check_server() {
 measure_server() {
   local key=$1 port=$2 page conns rep url out
   for page in "${PAGES[@]}"; do
-    url="http://$HOST:$port/$page"
+    url="$SCHEME://$HOST:$port/$page"
     for conns in $BENCH_CONNS; do
       for ((rep = 1; rep <= BENCH_REPS; rep++)); do
         wrk -t1 -c"$conns" -d"$BENCH_WARMUP" "$url" >/dev/null
@@ -275,7 +304,7 @@ tune_fpm_children() {
 # The loopback port a server key listens on.
 port_of() {
   case $1 in
-    ephpm) echo "$EPHPM_PORT" ;;
+    ephpm) if [ "$BENCH_TLS" = 1 ]; then echo "$EPHPM_TLS_PORT"; else echo "$EPHPM_PORT"; fi ;;
     nginx) echo "$NGINX_PORT" ;;
     apache) echo "$APACHE_PORT" ;;
     *) die "unknown server '$1' in BENCH_SERVERS (known: ephpm nginx apache)" ;;
@@ -314,11 +343,13 @@ run_server() {
   note_background_load "$key"
   case $key in
     ephpm)
-      step "ePHPm ($EPHPM_BIN) on $HOST:$EPHPM_PORT"
+      local port
+      port=$(port_of ephpm)
+      step "ePHPm ($EPHPM_BIN) on $SCHEME://$HOST:$port"
       start_ephpm
-      check_server ephpm "$EPHPM_PORT"
-      measure_server ephpm "$EPHPM_PORT"
-      measure_idle ephpm "$EPHPM_PORT" "$SERVER_PID"
+      check_server ephpm "$port"
+      measure_server ephpm "$port"
+      measure_idle ephpm "$port" "$SERVER_PID"
       ;;
     nginx)
       step "nginx + php-fpm ($BENCH_FPM_CHILDREN children) on $HOST:$NGINX_PORT"
@@ -349,6 +380,7 @@ decide_ephpm() {
     EPHPM_NOTE="skipped: no executable at $EPHPM_BIN (build it or set EPHPM_BIN)"
   else
     EPHPM_NOTE="$EPHPM_BIN serve --root bench/php --listen $HOST:$EPHPM_PORT --cores $CORES${BENCH_EPHPM_ARGS:+ $BENCH_EPHPM_ARGS}"
+    [ "$BENCH_TLS" = 1 ] && EPHPM_NOTE+=" --tls-cert tls.crt --tls-key tls.key (server.tls.listen $HOST:$EPHPM_TLS_PORT)"
     return 0
   fi
   step "ePHPm $EPHPM_NOTE"
@@ -367,11 +399,16 @@ main() {
   mkdir -p "$RESULTS"
   prepare_docroot
   prepare_expected
+  if [ "$BENCH_TLS" = 1 ]; then
+    make_certificate
+    BENCH_IDLE=0
+  fi
 
   local servers=() key
   for key in $BENCH_SERVERS; do
     case $key in
-      ephpm | nginx | apache) ;;
+      ephpm | nginx) ;;
+      apache) [ "$BENCH_TLS" = 1 ] && { step "apache2 skipped (no TLS setup in BENCH_TLS mode)"; continue; } ;;
       *) die "unknown server '$key' in BENCH_SERVERS (known: ephpm nginx apache)" ;;
     esac
     if [ "$key" = ephpm ]; then
