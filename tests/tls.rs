@@ -191,6 +191,24 @@ fn garbage_and_stalled_handshakes_are_closed_and_others_served() {
             .unwrap_or(0);
         assert!(count >= 1, "{outcome}: {metrics}");
     }
+    // The certificate was made for two days.
+    let expiry: i64 = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with(
+                "ephpm_tls_certificate_expiry_timestamp_seconds{subject=\"CN=localhost\"}",
+            )
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    assert!(
+        expiry > now + 86_400 && expiry < now + 3 * 86_400,
+        "{expiry} {metrics}"
+    );
 }
 
 #[test]

@@ -93,8 +93,21 @@ fn render_listeners(out: &mut Exposition, listeners: &[ConnectionLimit]) {
     }
 }
 
-/// HTTPS handshakes by outcome.
+/// HTTPS handshakes by outcome, and when each certificate expires.
 fn render_tls(out: &mut Exposition, stats: &HandshakeStats) {
+    let expiry = "ephpm_tls_certificate_expiry_timestamp_seconds";
+    out.family(
+        expiry,
+        "gauge",
+        "When each served certificate expires (Unix time), by subject.",
+    );
+    for certificate in &stats.certificates {
+        out.sample(
+            expiry,
+            &[("subject", &certificate.subject)],
+            certificate.not_after,
+        );
+    }
     let name = "ephpm_tls_handshakes_total";
     out.family(
         name,

@@ -37,7 +37,18 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .then(|| kvstore::open_store(&config.kv))
         .transpose()?;
     let http_limit = limit::ConnectionLimit::new("HTTP", config.server.max_connections);
-    let tls_stats = Arc::new(tls::HandshakeStats::default());
+    let tls = config
+        .server
+        .tls
+        .enabled()
+        .then(|| tls::server_config(&config.server.tls))
+        .transpose()?;
+    let tls_stats = Arc::new(tls::HandshakeStats::new(
+        tls.as_ref()
+            .map(|(_, certificates)| certificates.clone())
+            .unwrap_or_default(),
+    ));
+    let tls = tls.map(|(server_config, _)| server_config);
     let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
     let node_api = config
         .node_api
@@ -73,12 +84,6 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let tls = config
-        .server
-        .tls
-        .enabled()
-        .then(|| tls::server_config(&config.server.tls))
-        .transpose()?;
     let mut pools = Vec::with_capacity(cores);
     let mut executors = Vec::with_capacity(cores);
     let (events_tx, events_rx) = mpsc::channel();

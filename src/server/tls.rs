@@ -13,9 +13,21 @@ use rustls::sign::CertifiedKey;
 
 use crate::config::TlsConfig;
 
-/// Handshake outcomes of every core's HTTPS listener, for `/metrics`.
+/// A served certificate, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertificateInfo {
+    /// The leaf's subject, e.g. `CN=example.com`.
+    pub(crate) subject: String,
+    /// When the leaf expires, Unix seconds.
+    pub(crate) not_after: i64,
+}
+
+/// Handshake outcomes of every core's HTTPS listener and the certificates served, for
+/// `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct HandshakeStats {
+    /// Every certificate served (the default one first).
+    pub(crate) certificates: Vec<CertificateInfo>,
     /// Handshakes completed.
     pub(crate) completed: AtomicU64,
     /// Handshakes that failed (bad input, no common protocol or cipher suite, ...).
@@ -25,6 +37,14 @@ pub(crate) struct HandshakeStats {
 }
 
 impl HandshakeStats {
+    /// Zeroed counters for a listener serving `certificates`.
+    pub(crate) fn new(certificates: Vec<CertificateInfo>) -> HandshakeStats {
+        HandshakeStats {
+            certificates,
+            ..HandshakeStats::default()
+        }
+    }
+
     /// Counts one handshake outcome.
     pub(crate) fn record(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -37,7 +57,9 @@ const ALPN: &[&[u8]] = &[b"http/1.1"];
 /// The server side of TLS: TLS 1.3 and 1.2 with rustls's default (modern) cipher suites, the
 /// certificate chain and key from `config`, ALPN `http/1.1`, session resumption by tickets
 /// (keys rotated by rustls) and by the session cache.
-pub(crate) fn server_config(config: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub(crate) fn server_config(
+    config: &TlsConfig,
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<CertificateInfo>)> {
     let (certs, key) = if config.self_signed {
         self_signed()?
     } else {
@@ -61,6 +83,10 @@ pub(crate) fn server_config(config: &TlsConfig) -> anyhow::Result<Arc<rustls::Se
         })?;
         others.push(Arc::new(certified));
     }
+    let certificates = std::iter::once(&default)
+        .chain(others.iter().map(|key| &**key))
+        .filter_map(describe)
+        .collect();
     let resolver = SniResolver {
         default: Arc::new(default),
         others,
@@ -72,7 +98,17 @@ pub(crate) fn server_config(config: &TlsConfig) -> anyhow::Result<Arc<rustls::Se
         .with_cert_resolver(Arc::new(resolver));
     server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     server.ticketer = rustls::crypto::ring::Ticketer::new().context("TLS session tickets")?;
-    Ok(Arc::new(server))
+    Ok((Arc::new(server), certificates))
+}
+
+/// The subject and expiry of `key`'s leaf certificate (None if it does not parse).
+fn describe(key: &CertifiedKey) -> Option<CertificateInfo> {
+    let der = key.end_entity_cert().ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(CertificateInfo {
+        subject: cert.subject().to_string(),
+        not_after: cert.validity().not_after.timestamp(),
+    })
 }
 
 /// The certificate chain and key named by `server.tls.cert` and `server.tls.key`.
