@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -332,4 +333,22 @@ fn sni_picks_the_certificate_for_the_name_asked() {
     assert!(subject_for(Some("localhost")).contains("CN = localhost"));
     assert!(subject_for(Some("unknown.test")).contains("CN = localhost"));
     assert!(subject_for(None).contains("CN = localhost"));
+}
+
+#[test]
+fn a_large_body_to_a_slow_reader_arrives_whole_over_https() {
+    let (server, port, cert, _dir) = https_server(ServerOptions::default());
+    let body: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(server.docroot().join("large.bin"), &body).expect("writing large.bin");
+    // A slow reader makes the socket push back, so rustls holds encrypted bytes that only a
+    // flush sends; two requests on one connection check that keep-alive still works after.
+    let response = https(
+        port,
+        &cert,
+        "/large.bin",
+        &["--limit-rate", "4M", "--max-time", "20"],
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len(), body.len());
+    assert!(response.body == body);
 }

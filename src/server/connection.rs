@@ -311,7 +311,7 @@ impl<T: Transport> Connection<T> {
         }
         let max = self.core.limits.max_body_bytes;
         if head.expect_continue && self.input.is_empty() {
-            self.stream.write_all(response::CONTINUE_100).await?;
+            write_fully(&mut self.stream, response::CONTINUE_100).await?;
         }
         let mut decoder = BodyDecoder::new(&head.framing, max);
         // Content-Length is only a claim: memory grows with bytes that actually arrive.
@@ -563,7 +563,7 @@ impl<T: Transport> Connection<T> {
                     "file shrank while sent",
                 ));
             }
-            self.stream.write_all(&piece[..n]).await?;
+            write_fully(&mut self.stream, &piece[..n]).await?;
             sent += n as u64;
         }
         Ok(())
@@ -685,7 +685,7 @@ impl<T: Transport> Connection<T> {
 
     async fn flush_output(&mut self) -> io::Result<()> {
         if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
+            write_fully(&mut self.stream, &self.output).await?;
             self.output.clear();
         }
         Ok(())
@@ -711,6 +711,13 @@ fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
 
 fn status_has_no_body(status: u16) -> bool {
     matches!(status, 100..=199 | 204 | 304)
+}
+
+/// Writes all of `bytes` and flushes: over TLS, `write_all` can return with encrypted bytes
+/// still held by rustls (the socket pushed back), which only a flush sends.
+async fn write_fully<T: Transport>(stream: &mut T, bytes: &[u8]) -> io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
 }
 
 /// The host part of a `Host` header value (`example.com:8080` -> `example.com`, `[::1]:80` ->
