@@ -55,43 +55,43 @@ fn render_listeners(out: &mut Exposition, listeners: &[ConnectionLimit]) {
         return;
     }
     let label = |limit: &ConnectionLimit| limit.name().to_ascii_lowercase().replace(' ', "_");
-    out.family(
+    for (name, kind, help, value) in LISTENER_METRICS {
+        out.family(name, kind, help);
+        for limit in listeners {
+            out.sample(name, &[("listener", &label(limit))], value(limit));
+        }
+    }
+}
+
+/// A per-listener metric: name, type, help, and how to read it from the listener's limit.
+type ListenerMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ConnectionLimit) -> u64,
+);
+
+/// The per-listener families, in exposition order.
+const LISTENER_METRICS: [ListenerMetric; 3] = [
+    (
         "ephpm_connections",
         "gauge",
         "Client connections open now, per listener.",
-    );
-    for limit in listeners {
-        out.sample(
-            "ephpm_connections",
-            &[("listener", &label(limit))],
-            limit.active(),
-        );
-    }
-    out.family(
+        |limit| limit.active() as u64,
+    ),
+    (
         "ephpm_connections_max",
         "gauge",
         "The listener's max_connections.",
-    );
-    for limit in listeners {
-        out.sample(
-            "ephpm_connections_max",
-            &[("listener", &label(limit))],
-            limit.max(),
-        );
-    }
-    out.family(
+        |limit| limit.max() as u64,
+    ),
+    (
         "ephpm_connections_refused_total",
         "counter",
         "Connections refused because the listener was at max_connections.",
-    );
-    for limit in listeners {
-        out.sample(
-            "ephpm_connections_refused_total",
-            &[("listener", &label(limit))],
-            limit.refused(),
-        );
-    }
-}
+        ConnectionLimit::refused,
+    ),
+];
 
 /// HTTPS handshakes by outcome, and when each certificate expires.
 fn render_tls(out: &mut Exposition, stats: &HandshakeStats) {
