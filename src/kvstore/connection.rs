@@ -27,6 +27,9 @@ const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 const PUBSUB_BACKLOG: usize = 4096;
 /// Pending reply bytes that are written before the next pipelined command runs.
 const FLUSH_AT: usize = 64 * 1024;
+/// HTTP requests sent to the RESP port are logged at most once a second.
+static HTTP_ON_RESP: crate::logging::RateLimit = crate::logging::RateLimit::new();
+
 /// Redis's answer to a client over `maxclients`.
 pub(crate) const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
@@ -143,7 +146,15 @@ impl Client<'_> {
                     replies.iter().for_each(|r| r.encode(&mut self.output));
                 }
                 Outcome::Nothing => {}
-                Outcome::Drop => return Ok(false),
+                Outcome::Drop => {
+                    if HTTP_ON_RESP.should_log() {
+                        log::warn!(
+                            "kv: possible security attack: a client sent an HTTP request to the \
+                             Redis port; connection closed"
+                        );
+                    }
+                    return Ok(false);
+                }
                 Outcome::Close(reply) => {
                     reply.encode(&mut self.output);
                     self.flush().await?;

@@ -352,10 +352,6 @@ impl Store {
         }
         self.commands_processed.fetch_add(1, Ordering::Relaxed);
         if is_http(&args[0]) {
-            log::warn!(
-                "possible security attack: a client sent an HTTP request ({}) to the Redis port; connection closed",
-                String::from_utf8_lossy(&args[0])
-            );
             return Outcome::Drop;
         }
         let cmd = match resolve(args) {
