@@ -132,13 +132,13 @@ impl Client<'_> {
                     return Ok(false);
                 }
             };
-            let outcome = if kv::may_run_long(&args) || self.store.script_running() {
-                match self.execute_off_core(args.clone()).await {
-                    Some(outcome) => outcome,
+            let (outcome, args) = if kv::may_run_long(&args) || self.store.script_running() {
+                match self.execute_off_core(args).await {
+                    Some(done) => done,
                     None => return Ok(false),
                 }
             } else {
-                self.store.execute(self.session, &args)
+                (self.store.execute(self.session, &args), args)
             };
             match outcome {
                 Outcome::Reply(reply) => reply.encode(&mut self.output),
@@ -176,20 +176,21 @@ impl Client<'_> {
 
     /// Runs a command that may take long (a script, or any command while a script holds the
     /// shards) on the executor's blocking thread, so the core keeps serving HTTP and other
-    /// clients meanwhile. None if the command panicked: the connection is closed.
-    async fn execute_off_core(&mut self, args: Vec<Vec<u8>>) -> Option<Outcome> {
+    /// clients meanwhile. The arguments come back with the outcome (a blocked BLPOP runs them
+    /// again). None if the command panicked: the connection is closed.
+    async fn execute_off_core(&mut self, args: Vec<Vec<u8>>) -> Option<(Outcome, Vec<Vec<u8>>)> {
         let store = Arc::clone(self.store);
         let mut session = std::mem::replace(self.session, Session::internal(0));
-        let (session, outcome) = glommio::executor()
+        let (session, outcome, args) = glommio::executor()
             .spawn_blocking(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     store.execute(&mut session, &args)
                 }));
-                (session, outcome)
+                (session, outcome, args)
             })
             .await;
         *self.session = session;
-        outcome.ok()
+        Some((outcome.ok()?, args))
     }
 
     /// Waits for a blocked BLPOP/BRPOP to be served or to time out (None on shutdown).

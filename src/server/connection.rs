@@ -579,8 +579,8 @@ impl<T: Transport> Connection<T> {
         length: BodyLength,
         keep_alive: bool,
     ) {
-        let core = Rc::clone(&self.core);
-        match &core.hsts {
+        // Disjoint fields: the policy is read while the output buffer is written.
+        match &self.core.hsts {
             Some(hsts) if self.stream.is_secure() => {
                 let mut all = headers.to_vec();
                 all.push(("Strict-Transport-Security", hsts));

@@ -20,7 +20,7 @@ use crate::router::DocRoot;
 use crate::server::connection::Connection;
 use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
-use crate::server::tls::HandshakeStats;
+use crate::server::tls::{HandshakeOutcome, HandshakeStats};
 
 /// Everything a core's connections share. Lives on the core's executor thread only.
 pub(crate) struct CoreContext {
@@ -237,7 +237,14 @@ async fn accept_loop(
         };
         let core = Rc::clone(core);
         spawn_contained("HTTP", async move {
-            let (stream, peer, local, _guards) = admitted;
+            // The slot guards are bound (not `_`) so they live until the connection ends.
+            let Admitted {
+                stream,
+                peer,
+                local,
+                _permit,
+                _active,
+            } = admitted;
             Connection::new(stream, peer, local, core).serve().await;
         });
     }
@@ -268,7 +275,13 @@ async fn accept_tls_loop(
             Arc::clone(&tls.stats),
         );
         spawn_contained("HTTPS", async move {
-            let (stream, peer, local, _guards) = admitted;
+            let Admitted {
+                stream,
+                peer,
+                local,
+                _permit,
+                _active,
+            } = admitted;
             let timeout = core.header_read_timeout;
             let handshake = future::or(async { Some(acceptor.accept(stream).await) }, async {
                 glommio::timer::sleep(timeout).await;
@@ -277,15 +290,15 @@ async fn accept_tls_loop(
             .await;
             match handshake {
                 Some(Ok(tls)) => {
-                    HandshakeStats::record(&stats.completed);
+                    stats.record(HandshakeOutcome::Completed);
                     Connection::new(tls, peer, local, core).serve().await;
                 }
                 Some(Err(err)) => {
-                    HandshakeStats::record(&stats.failed);
+                    stats.record(HandshakeOutcome::Failed);
                     log::debug!("TLS handshake with {peer} failed: {err}");
                 }
                 None => {
-                    HandshakeStats::record(&stats.timed_out);
+                    stats.record(HandshakeOutcome::TimedOut);
                     log::debug!("TLS handshake with {peer} timed out");
                 }
             }
@@ -293,9 +306,15 @@ async fn accept_tls_loop(
     }
 }
 
-/// What an admitted connection holds until it ends: its `max_connections` slot and its place
-/// in the core's count of open connections (for draining).
-type Guards = (crate::server::limit::ConnectionPermit, ActiveGuard);
+/// An accepted connection that got a `max_connections` slot. The slot and the core's count of
+/// open connections (for draining) are held until it is dropped.
+struct Admitted {
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+    _permit: crate::server::limit::ConnectionPermit,
+    _active: ActiveGuard,
+}
 
 /// How a connection over `max_connections` is turned away.
 #[derive(Clone, Copy)]
@@ -314,12 +333,7 @@ fn admit(
     active: &Rc<std::cell::Cell<usize>>,
     limit: &ConnectionLimit,
     refusal: Refusal,
-) -> Option<(
-    TcpStream,
-    std::net::SocketAddr,
-    std::net::SocketAddr,
-    Guards,
-)> {
+) -> Option<Admitted> {
     let addresses = stream
         .peer_addr()
         .and_then(|peer| Ok((peer, stream.local_addr()?)));
@@ -340,12 +354,13 @@ fn admit(
         return None;
     };
     active.set(active.get() + 1);
-    Some((
+    Some(Admitted {
         stream,
         peer,
         local,
-        (permit, ActiveGuard(Rc::clone(active))),
-    ))
+        _permit: permit,
+        _active: ActiveGuard(Rc::clone(active)),
+    })
 }
 
 /// Decrements a core's count of open HTTP connections when dropped.

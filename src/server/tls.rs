@@ -45,10 +45,23 @@ impl HandshakeStats {
         }
     }
 
-    /// Counts one handshake outcome.
-    pub(crate) fn record(counter: &AtomicU64) {
+    /// Counts one handshake.
+    pub(crate) fn record(&self, outcome: HandshakeOutcome) {
+        let counter = match outcome {
+            HandshakeOutcome::Completed => &self.completed,
+            HandshakeOutcome::Failed => &self.failed,
+            HandshakeOutcome::TimedOut => &self.timed_out,
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// How one TLS handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandshakeOutcome {
+    Completed,
+    Failed,
+    TimedOut,
 }
 
 /// ALPN protocols offered, most preferred first.
@@ -63,7 +76,7 @@ pub(crate) fn server_config(
     let (certs, key) = if config.self_signed {
         self_signed()?
     } else {
-        from_files(config)?
+        read_pair(&config.cert, &config.key)?
     };
     // ring's provider is deprecated only for lacking post-quantum key exchange (that needs the
     // aws-lc-rs provider and its C/assembly build); it has every classic suite and group.
@@ -109,13 +122,6 @@ fn describe(key: &CertifiedKey) -> Option<CertificateInfo> {
         subject: cert.subject().to_string(),
         not_after: cert.validity().not_after.timestamp(),
     })
-}
-
-/// The certificate chain and key named by `server.tls.cert` and `server.tls.key`.
-fn from_files(
-    config: &TlsConfig,
-) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    read_pair(&config.cert, &config.key)
 }
 
 /// A PEM certificate chain and its PEM private key.
