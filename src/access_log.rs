@@ -27,6 +27,7 @@ impl RequestSummary {
         let version = match head.version {
             crate::http::request::Version::Http10 => "HTTP/1.0",
             crate::http::request::Version::Http11 => "HTTP/1.1",
+            crate::http::request::Version::Http2 => "HTTP/2.0",
         };
         RequestSummary {
             request_line: format!("{} {} {version}", head.method, head.target),

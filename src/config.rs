@@ -125,6 +125,9 @@ pub struct ServerConfig {
     pub queue_depth: usize,
     /// Whether compressible responses are gzip-encoded for clients that accept it.
     pub gzip: bool,
+    /// Whether HTTP/2 is served: over TLS when the client offers `h2` in ALPN, and as h2c on
+    /// the plain listener to clients that start with the HTTP/2 preface.
+    pub http2: bool,
     /// Memory each executor preallocates and registers with io_uring for
     /// file I/O. It is locked memory, so every core's share counts against
     /// `RLIMIT_MEMLOCK` (`ulimit -l`); glommio uses at least 64 KiB.
@@ -234,6 +237,7 @@ impl Default for ServerConfig {
             drain_timeout: Timeout(Duration::from_secs(30)),
             queue_depth: 1024,
             gzip: true,
+            http2: true,
             io_memory: ByteSize(512 * KIB),
             max_connections: 10_000,
             send_timeout: Timeout(Duration::from_secs(60)),

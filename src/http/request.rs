@@ -45,6 +45,8 @@ pub enum Version {
     Http10,
     /// `HTTP/1.1`
     Http11,
+    /// `HTTP/2`, over TLS (ALPN `h2`) or plain (h2c with prior knowledge).
+    Http2,
 }
 
 /// How the request body is delimited on the wire.
@@ -480,7 +482,7 @@ impl ConnectionOptions {
     /// HTTP/1.1 is persistent unless `close`; HTTP/1.0 only with `keep-alive`.
     fn keep_alive(&self, version: Version) -> bool {
         match version {
-            Version::Http11 => !self.close,
+            Version::Http11 | Version::Http2 => !self.close,
             Version::Http10 => self.keep_alive && !self.close,
         }
     }

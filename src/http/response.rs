@@ -158,7 +158,7 @@ pub fn write_head(
     let connection = match (keep_alive, body, version) {
         (false, _, _) | (_, BodyLength::CloseDelimited, _) => ConnectionHeader::Close,
         (true, _, Version::Http10) => ConnectionHeader::KeepAlive,
-        (true, _, Version::Http11) => ConnectionHeader::Omitted,
+        (true, _, Version::Http11 | Version::Http2) => ConnectionHeader::Omitted,
     };
     write_head_with_connection(out, status, headers, body, connection);
 }
@@ -181,7 +181,28 @@ pub fn write_last_chunk(out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n\r\n");
 }
 
-/// Appends a complete error response: a small HTML page naming `status`.
+/// The `Content-Type` of [`error_page`].
+pub const ERROR_PAGE_TYPE: &[u8] = b"text/html; charset=utf-8";
+
+/// A small HTML page naming `status`, e.g. `404 Not Found`.
+pub fn error_page(status: u16) -> Vec<u8> {
+    const PAGE_START: &[u8] = b"<!DOCTYPE html>\n<html><head><title>";
+    const PAGE_MIDDLE: &[u8] = b"</title></head><body><h1>";
+    const PAGE_END: &[u8] = b"</h1></body></html>\n";
+
+    let reason = reason_phrase(status).as_bytes();
+    let title_len = STATUS_DIGITS + 1 + reason.len();
+    let mut page =
+        Vec::with_capacity(PAGE_START.len() + 2 * title_len + PAGE_MIDDLE.len() + PAGE_END.len());
+    page.extend_from_slice(PAGE_START);
+    write_title(&mut page, status, reason);
+    page.extend_from_slice(PAGE_MIDDLE);
+    write_title(&mut page, status, reason);
+    page.extend_from_slice(PAGE_END);
+    page
+}
+
+/// Appends a complete error response: the [`error_page`] for `status`.
 ///
 /// Meant for 4xx and 5xx statuses; for a status that cannot have a body (1xx,
 /// 204, 304) only the head is written. When `keep_alive` is true the head says
@@ -189,11 +210,6 @@ pub fn write_last_chunk(out: &mut Vec<u8>) {
 /// HTTP/1.0 clients need; otherwise `Connection: close`. The page is always
 /// included, so this is not suitable as a response to HEAD.
 pub fn error_response(out: &mut Vec<u8>, status: u16, keep_alive: bool) {
-    const PAGE_START: &[u8] = b"<!DOCTYPE html>\n<html><head><title>";
-    const PAGE_MIDDLE: &[u8] = b"</title></head><body><h1>";
-    const PAGE_END: &[u8] = b"</h1></body></html>\n";
-    const CONTENT_TYPE: (&str, &[u8]) = ("Content-Type", b"text/html; charset=utf-8");
-
     let connection = if keep_alive {
         ConnectionHeader::KeepAlive
     } else {
@@ -203,21 +219,15 @@ pub fn error_response(out: &mut Vec<u8>, status: u16, keep_alive: bool) {
         write_head_with_connection(out, status, &[], BodyLength::None, connection);
         return;
     }
-    let reason = reason_phrase(status).as_bytes();
-    let title_len = STATUS_DIGITS + 1 + reason.len();
-    let page_len = PAGE_START.len() + title_len + PAGE_MIDDLE.len() + title_len + PAGE_END.len();
+    let page = error_page(status);
     write_head_with_connection(
         out,
         status,
-        &[CONTENT_TYPE],
-        BodyLength::Known(page_len as u64),
+        &[("Content-Type", ERROR_PAGE_TYPE)],
+        BodyLength::Known(page.len() as u64),
         connection,
     );
-    out.extend_from_slice(PAGE_START);
-    write_title(out, status, reason);
-    out.extend_from_slice(PAGE_MIDDLE);
-    write_title(out, status, reason);
-    out.extend_from_slice(PAGE_END);
+    out.extend_from_slice(&page);
 }
 
 /// Digits of a status code written by `write_status_code`.
@@ -300,7 +310,8 @@ fn status_allows_framing(status: u16) -> bool {
 }
 
 /// 1xx, 204 and 304 responses never have a body.
-fn status_allows_body(status: u16) -> bool {
+/// Whether a response with `status` may carry a body (not 1xx, 204 or 304).
+pub fn status_allows_body(status: u16) -> bool {
     status_allows_framing(status) && status != 304
 }
 

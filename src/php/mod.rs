@@ -5,7 +5,7 @@ mod pool;
 mod responder;
 
 pub use pool::{PhpJob, PhpPool, PoolHandle};
-pub use responder::{RequestBody, ResponseEvent, ResponseHead};
+pub use responder::{RequestBody, ResponseEvent};
 
 use anyhow::Context as _;
 use php_sys::{Engine, EngineConfig, Mode};

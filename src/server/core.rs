@@ -17,7 +17,9 @@ use crate::http::request::Limits;
 use crate::kvstore;
 use crate::php::PoolHandle;
 use crate::router::DocRoot;
-use crate::server::connection::Connection;
+use crate::server::handler::Client;
+use crate::server::http1::Connection;
+use crate::server::http2;
 use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
 use crate::server::tls::{HandshakeOutcome, HandshakeStats};
@@ -40,6 +42,8 @@ pub(crate) struct CoreContext {
     /// Longest a write to a client may make no progress before the connection is closed.
     pub(crate) send_timeout: Duration,
     pub(crate) gzip: bool,
+    /// `server.http2`: h2c on the plain listener (ALPN decides over TLS).
+    pub(crate) http2: bool,
     pub(crate) shutdown: CoreShutdown,
     pub(crate) access_log: AccessLog,
 }
@@ -157,6 +161,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         keep_alive_timeout: server.keep_alive_timeout.0,
         send_timeout: server.send_timeout.0,
         gzip: server.gzip,
+        http2: server.http2,
         shutdown: CoreShutdown::new(),
         access_log: AccessLog::open(&spec.config.log.access_log)?,
     });
@@ -291,7 +296,16 @@ async fn accept_tls_loop(
             match handshake {
                 Some(Ok(tls)) => {
                     stats.record(HandshakeOutcome::Completed);
-                    Connection::new(tls, peer, local, core).serve().await;
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let client = Client {
+                            peer,
+                            local,
+                            secure: true,
+                        };
+                        http2::serve(tls, client, core).await;
+                    } else {
+                        Connection::new(tls, peer, local, core).serve().await;
+                    }
                 }
                 Some(Err(err)) => {
                     stats.record(HandshakeOutcome::Failed);

@@ -2,8 +2,10 @@
 //! SIGINT, then drains in-flight requests.
 
 mod body_buffer;
-mod connection;
 pub(crate) mod core;
+mod handler;
+mod http1;
+mod http2;
 pub(crate) mod limit;
 mod php_request;
 mod preflight;
@@ -41,7 +43,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .server
         .tls
         .enabled()
-        .then(|| tls::server_config(&config.server.tls))
+        .then(|| tls::server_config(&config.server.tls, config.server.http2))
         .transpose()?;
     let tls_stats = Arc::new(tls::HandshakeStats::new(
         tls.as_ref()

@@ -84,6 +84,7 @@ fn add_server_vars(
     let protocol = match head.version {
         Version::Http10 => "HTTP/1.0",
         Version::Http11 => "HTTP/1.1",
+        Version::Http2 => "HTTP/2.0",
     };
     let mut var = |name: &str, value: &[u8]| request.add_server_var(name, value);
 

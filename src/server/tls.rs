@@ -64,14 +64,17 @@ pub(crate) enum HandshakeOutcome {
     TimedOut,
 }
 
-/// ALPN protocols offered, most preferred first.
-const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// ALPN protocols offered with HTTP/2 on, most preferred first.
+const ALPN_WITH_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
+/// ALPN protocols offered with `server.http2 = false`.
+const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
 
 /// The server side of TLS: TLS 1.3 and 1.2 with rustls's default (modern) cipher suites, the
-/// certificate chain and key from `config`, ALPN `http/1.1`, session resumption by tickets
-/// (keys rotated by rustls) and by the session cache.
+/// certificate chain and key from `config`, ALPN `h2` (when `http2`) and `http/1.1`, session
+/// resumption by tickets (keys rotated by rustls) and by the session cache.
 pub(crate) fn server_config(
     config: &TlsConfig,
+    http2: bool,
 ) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<CertificateInfo>)> {
     let (certs, key) = if config.self_signed {
         self_signed()?
@@ -109,7 +112,8 @@ pub(crate) fn server_config(
         .context("TLS protocol versions")?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    let alpn = if http2 { ALPN_WITH_H2 } else { ALPN_HTTP1 };
+    server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     server.ticketer = rustls::crypto::ring::Ticketer::new().context("TLS session tickets")?;
     Ok((Arc::new(server), certificates))
 }

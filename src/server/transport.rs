@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use futures_rustls::server::TlsStream;
@@ -60,5 +62,79 @@ impl Transport for TlsStream<TcpStream> {
 
     fn is_secure(&self) -> bool {
         true
+    }
+}
+
+/// A stream whose first reads return bytes already taken from it: the HTTP/1.1 reader hands
+/// an h2c connection to HTTP/2 together with the preface it read.
+pub(crate) struct Rewind<T> {
+    buffered: Vec<u8>,
+    position: usize,
+    inner: T,
+}
+
+impl<T> Rewind<T> {
+    /// `inner`, whose next reads first yield `buffered`.
+    pub(crate) fn new(buffered: Vec<u8>, inner: T) -> Rewind<T> {
+        Rewind {
+            buffered,
+            position: 0,
+            inner,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let rest = &this.buffered[this.position..];
+        if rest.is_empty() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        this.position += n;
+        if this.position == this.buffered.len() {
+            this.buffered = Vec::new();
+            this.position = 0;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_lite::AsyncReadExt as _;
+
+    use super::Rewind;
+
+    #[test]
+    fn rewound_bytes_come_before_the_stream() {
+        let mut stream = Rewind::new(b"PRI ".to_vec(), &b"* HTTP/2.0"[..]);
+        let mut all = String::new();
+        futures_lite::future::block_on(stream.read_to_string(&mut all)).unwrap();
+        assert_eq!(all, "PRI * HTTP/2.0");
     }
 }

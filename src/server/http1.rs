@@ -1,5 +1,6 @@
-//! One client connection: reads requests (keep-alive, pipelining), routes them, and writes the
-//! responses, with the limits and timeouts that keep a public server safe.
+//! HTTP/1.x framing for one client connection: reads request heads and bodies (keep-alive,
+//! pipelining), hands each request to the protocol-neutral [`handler`], and writes its response,
+//! with the limits and timeouts that keep a public server safe.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,18 +11,16 @@ use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::access_log::RequestSummary;
-use crate::fault_injection::{self, FaultPoint};
 use crate::http::body::BodyDecoder;
 use crate::http::request::{parse_head, BodyFraming, RequestHead, Version};
 use crate::http::response::{self, BodyLength};
-use crate::php::{PhpJob, RequestBody, ResponseEvent, ResponseHead};
-use crate::router::{self, Route};
+use crate::php::{RequestBody, ResponseEvent};
 use crate::server::body_buffer::BodyBuffer;
 use crate::server::core::CoreContext;
-use crate::server::php_request;
+use crate::server::handler::{self, Client, Response, ResponseBody};
+use crate::server::http2;
 use crate::server::read_buffer::ReadBuffer;
-use crate::server::transport::Transport;
-use crate::static_files::{self, StaticBody, StaticRequest};
+use crate::server::transport::{Rewind, Transport};
 
 /// Bytes asked of the socket per read while reading a request head. Most heads fit; bigger
 /// ones grow the buffer. Kept small so that many keep-alive connections cost little memory.
@@ -48,6 +47,8 @@ const HOT_IDLE: Duration = Duration::from_secs(1);
 /// What ended reading a request head.
 enum HeadRead {
     Request(RequestHead),
+    /// The client opened with the HTTP/2 preface (h2c with prior knowledge).
+    Http2,
     /// The client closed, idled out, or was answered with an error: close the connection.
     Close,
 }
@@ -64,6 +65,8 @@ pub(crate) struct Connection<T> {
     head_request: bool,
     /// The connection closes with request bytes possibly unread: linger before closing.
     linger: bool,
+    /// No request has been read yet: the client may still switch to HTTP/2.
+    first_request: bool,
 }
 
 /// The log-relevant facts of one exchange.
@@ -90,17 +93,23 @@ impl<T: Transport> Connection<T> {
             core,
             head_request: false,
             linger: false,
+            first_request: true,
         }
     }
 
     /// Serves requests until the client closes, a timeout fires, an error ends the
     /// connection, or the server shuts down.
-    pub(crate) async fn serve(mut self) {
+    pub(crate) async fn serve(mut self)
+    where
+        T: 'static,
+    {
         loop {
             let head = match self.read_head().await {
                 Ok(HeadRead::Request(head)) => head,
+                Ok(HeadRead::Http2) => return self.switch_to_http2().await,
                 Ok(HeadRead::Close) | Err(_) => break,
             };
+            self.first_request = false;
             let started = Instant::now();
             let summary = self
                 .core
@@ -134,6 +143,17 @@ impl<T: Transport> Connection<T> {
         let _ = self.stream.close().await;
     }
 
+    /// Hands the connection to HTTP/2, replaying the bytes already read (the preface and
+    /// whatever followed it).
+    async fn switch_to_http2(self)
+    where
+        T: 'static,
+    {
+        let client = self.client();
+        let read = Rewind::new(self.input.filled().to_vec(), self.stream);
+        http2::serve(read, client, self.core).await;
+    }
+
     /// Half-closes and reads what the client still sends, for a bounded time and amount.
     async fn discard_input(&mut self) {
         let _ = self.stream.shutdown_write().await;
@@ -157,16 +177,22 @@ impl<T: Transport> Connection<T> {
         let mut deadline =
             (!self.input.is_empty()).then(|| Instant::now() + self.core.header_read_timeout);
         loop {
-            match parse_head(self.input.filled(), limits) {
-                Ok(Some((head, used))) => {
-                    self.input.consume(used);
-                    return Ok(HeadRead::Request(head));
+            if self.first_request && self.core.http2 && starts_like_preface(self.input.filled()) {
+                if self.input.filled().len() >= http2::PREFACE.len() {
+                    return Ok(HeadRead::Http2);
                 }
-                Ok(None) => {}
-                Err(err) => {
-                    self.linger = true;
-                    self.send_error(err.status(), false).await?;
-                    return Ok(HeadRead::Close);
+            } else {
+                match parse_head(self.input.filled(), limits) {
+                    Ok(Some((head, used))) => {
+                        self.input.consume(used);
+                        return Ok(HeadRead::Request(head));
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        self.linger = true;
+                        self.send_error(err.status(), false).await?;
+                        return Ok(HeadRead::Close);
+                    }
                 }
             }
             let received = match deadline {
@@ -247,19 +273,16 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    /// Handles one request: body, routing, response.
+    /// Handles one request: body, then the handler's response.
     async fn exchange(&mut self, head: RequestHead) -> io::Result<Exchange> {
-        fault_injection::panic_if_asked(FaultPoint::Connection, head.path.as_bytes());
-        fault_injection::panic_if_asked(FaultPoint::Core, head.path.as_bytes());
-        if let Some(port) = self
-            .core
-            .https_redirect
-            .filter(|_| !self.stream.is_secure())
-        {
-            return self.redirect_to_https(&head, port).await;
-        }
+        let client = self.client();
         let keep_alive = head.keep_alive && !self.core.shutdown.is_triggered();
         self.head_request = head.method == "HEAD";
+        if let Some(response) = handler::answer_before_body(&self.core, &head, &client) {
+            // A body left unread is discarded before closing.
+            self.linger = response.close;
+            return self.send_response(head.version, response, keep_alive).await;
+        }
         let body = match self.read_body(&head).await? {
             Ok(body) => body,
             Err(status) => {
@@ -271,34 +294,16 @@ impl<T: Transport> Connection<T> {
                 });
             }
         };
-        let route = router::resolve(&self.core.docroot, &head.path);
-        match route {
-            Route::Php {
-                script_filename,
-                script_name,
-                path_info,
-            } => {
-                let php = php_request::PhpTarget {
-                    script_filename: &script_filename,
-                    script_name: &script_name,
-                    path_info: path_info.as_deref(),
-                };
-                self.serve_php(&head, php, body, keep_alive).await
-            }
-            Route::Static { path, meta } => {
-                self.serve_static(&head, &path, &meta, keep_alive).await
-            }
-            Route::RedirectToDir { location } => {
-                let location = if head.query.is_empty() {
-                    location
-                } else {
-                    format!("{location}?{}", head.query)
-                };
-                self.send_redirect(&head, &location, keep_alive).await
-            }
-            Route::Forbidden => self.send_status(403, keep_alive).await,
-            Route::NotFound => self.send_status(404, keep_alive).await,
-            Route::BadRequest => self.send_status(400, false).await,
+        let core = Rc::clone(&self.core);
+        let response = handler::respond(&core, &head, body, &client).await;
+        self.send_response(head.version, response, keep_alive).await
+    }
+
+    fn client(&self) -> Client {
+        Client {
+            peer: self.peer,
+            local: self.local,
+            secure: self.stream.is_secure(),
         }
     }
 
@@ -350,107 +355,135 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    async fn serve_php(
-        &mut self,
-        head: &RequestHead,
-        target: php_request::PhpTarget<'_>,
-        body: RequestBody,
-        keep_alive: bool,
-    ) -> io::Result<Exchange> {
-        let mut request = php_sys::Request::with_capacity(4096, 48);
-        let conn = php_request::ConnectionInfo {
-            peer: self.peer,
-            local: self.local,
-            docroot: self.core.docroot.path(),
-            secure: self.stream.is_secure(),
-        };
-        if php_request::build(&mut request, head, &target, &conn, body.len()).is_err() {
-            return self.send_status(400, false).await;
-        }
-        let (events_tx, events_rx) = async_channel::bounded(8);
-        let job = PhpJob {
-            request,
-            body,
-            events: events_tx,
-        };
-        if self.core.pool.submit(job).is_err() {
-            log::warn!(
-                "PHP queue full on this core ({} threads busy, {} queued): answering 503",
-                self.core.pool.busy(),
-                self.core.pool.queued()
-            );
-            return self.send_status(503, keep_alive).await;
-        }
-        let head_only = head.method == "HEAD";
-        match events_rx.recv().await {
-            Ok(ResponseEvent::Complete {
-                head: php_head,
-                body,
-            }) => {
-                self.send_php_complete(head.version, &php_head, &body, head_only, keep_alive)
-                    .await
-            }
-            Ok(ResponseEvent::Head(php_head)) => {
-                self.stream_php(head.version, &php_head, &events_rx, head_only, keep_alive)
-                    .await
-            }
-            Ok(ResponseEvent::Body(_) | ResponseEvent::End) | Err(_) => {
-                self.send_status(500, false).await
-            }
-        }
-    }
-
-    async fn send_php_complete(
+    /// Frames a handler's response.
+    async fn send_response(
         &mut self,
         version: Version,
-        php_head: &ResponseHead,
-        body: &[u8],
-        head_only: bool,
+        response: Response,
         keep_alive: bool,
     ) -> io::Result<Exchange> {
-        let headers = header_refs(php_head);
-        let length = if head_only || status_has_no_body(php_head.status) {
-            BodyLength::None
-        } else {
-            BodyLength::Known(body.len() as u64)
-        };
+        let keep_alive = keep_alive && !response.close;
+        let status = response.status;
+        let headers: Vec<(&str, &[u8])> = response
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_slice()))
+            .collect();
         self.output.clear();
-        self.write_response_head(version, php_head.status, &headers, length, keep_alive);
-        if matches!(length, BodyLength::Known(_)) {
-            self.output.extend_from_slice(body);
-        }
+        let bytes = match response.body {
+            ResponseBody::None => {
+                let length = BodyLength::None;
+                response::write_head(
+                    &mut self.output,
+                    version,
+                    status,
+                    &headers,
+                    length,
+                    keep_alive,
+                );
+                0
+            }
+            ResponseBody::HeadOnly(len) => {
+                let length = BodyLength::HeadOnly(len);
+                response::write_head(
+                    &mut self.output,
+                    version,
+                    status,
+                    &headers,
+                    length,
+                    keep_alive,
+                );
+                0
+            }
+            ResponseBody::Bytes(body) => {
+                self.write_sized_head(version, status, &headers, body.len() as u64, keep_alive);
+                if !self.head_request {
+                    self.output.extend_from_slice(&body);
+                }
+                body.len() as u64
+            }
+            ResponseBody::File { path, offset, len } => {
+                self.write_sized_head(version, status, &headers, len, keep_alive);
+                if self.head_request {
+                    0
+                } else if len <= SMALL_FILE {
+                    append_file(&mut self.output, &path, offset, len)?;
+                    len
+                } else {
+                    self.flush_output().await?;
+                    self.send_file(&path, offset, len).await?;
+                    len
+                }
+            }
+            ResponseBody::Stream(events) => {
+                let (bytes, keep_alive) = self
+                    .stream_body(version, status, &headers, &events, keep_alive)
+                    .await?;
+                return Ok(Exchange {
+                    status,
+                    bytes,
+                    keep_alive,
+                });
+            }
+        };
         self.flush_output().await?;
         Ok(Exchange {
-            status: php_head.status,
-            bytes: if matches!(length, BodyLength::Known(_)) {
-                body.len() as u64
-            } else {
-                0
-            },
+            status,
+            bytes,
             keep_alive,
         })
     }
 
-    /// Streams a flushed PHP response: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
-    async fn stream_php(
+    /// Writes a head announcing `len` body bytes (which a HEAD request does not get).
+    fn write_sized_head(
         &mut self,
         version: Version,
-        php_head: &ResponseHead,
-        events: &async_channel::Receiver<ResponseEvent>,
-        head_only: bool,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        len: u64,
         keep_alive: bool,
-    ) -> io::Result<Exchange> {
-        let no_body = head_only || status_has_no_body(php_head.status);
-        let chunked = matches!(version, Version::Http11);
+    ) {
+        let length = if self.head_request {
+            BodyLength::HeadOnly(len)
+        } else {
+            BodyLength::Known(len)
+        };
+        response::write_head(
+            &mut self.output,
+            version,
+            status,
+            headers,
+            length,
+            keep_alive,
+        );
+    }
+
+    /// Streams a flushed PHP response: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+    /// Returns the body bytes sent and whether the connection stays open.
+    async fn stream_body(
+        &mut self,
+        version: Version,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        events: &async_channel::Receiver<ResponseEvent>,
+        keep_alive: bool,
+    ) -> io::Result<(u64, bool)> {
+        let no_body = self.head_request || handler::status_has_no_body(status);
+        let chunked = !matches!(version, Version::Http10);
         let keep_alive = keep_alive && (chunked || no_body);
         let length = match (no_body, chunked) {
             (true, _) => BodyLength::None,
             (false, true) => BodyLength::Chunked,
             (false, false) => BodyLength::CloseDelimited,
         };
-        self.output.clear();
-        let headers = header_refs(php_head);
-        self.write_response_head(version, php_head.status, &headers, length, keep_alive);
+        response::write_head(
+            &mut self.output,
+            version,
+            status,
+            headers,
+            length,
+            keep_alive,
+        );
         self.flush_output().await?;
         let mut bytes = 0u64;
         while let Ok(event) = events.recv().await {
@@ -475,74 +508,7 @@ impl<T: Transport> Connection<T> {
             response::write_last_chunk(&mut self.output);
             self.flush_output().await?;
         }
-        Ok(Exchange {
-            status: php_head.status,
-            bytes,
-            keep_alive,
-        })
-    }
-
-    async fn serve_static(
-        &mut self,
-        head: &RequestHead,
-        path: &std::path::Path,
-        meta: &std::fs::Metadata,
-        keep_alive: bool,
-    ) -> io::Result<Exchange> {
-        let head_only = match head.method.as_str() {
-            "GET" => false,
-            "HEAD" => true,
-            _ => return self.send_method_not_allowed(keep_alive).await,
-        };
-        let request = StaticRequest {
-            head_only,
-            if_none_match: head.header("if-none-match"),
-            if_modified_since: head.header("if-modified-since"),
-            range: head.header("range"),
-            if_range: head.header("if-range"),
-            accept_encoding: if self.core.gzip {
-                head.header("accept-encoding")
-            } else {
-                None
-            },
-        };
-        let answer = static_files::respond(path, meta, &request);
-        let headers: Vec<(&str, &[u8])> = answer
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
-        let length = match (&answer.body, head_only) {
-            (_, true) if answer.status != 304 => BodyLength::HeadOnly(answer.content_length),
-            (StaticBody::Empty, _) if answer.status == 304 => BodyLength::None,
-            (StaticBody::Empty, _) => BodyLength::Known(0),
-            (StaticBody::Bytes(bytes), _) => BodyLength::Known(bytes.len() as u64),
-            (StaticBody::File { len, .. }, _) => BodyLength::Known(*len),
-        };
-        self.output.clear();
-        self.write_response_head(head.version, answer.status, &headers, length, keep_alive);
-        let bytes = match answer.body {
-            StaticBody::Empty => 0,
-            StaticBody::Bytes(bytes) => {
-                self.output.extend_from_slice(&bytes);
-                bytes.len() as u64
-            }
-            StaticBody::File { path, offset, len } if len <= SMALL_FILE => {
-                append_file(&mut self.output, &path, offset, len)?;
-                len
-            }
-            StaticBody::File { path, offset, len } => {
-                self.flush_output().await?;
-                self.send_file(&path, offset, len).await?;
-                len
-            }
-        };
-        self.flush_output().await?;
-        Ok(Exchange {
-            status: answer.status,
-            bytes,
-            keep_alive,
-        })
+        Ok((bytes, keep_alive))
     }
 
     /// Streams `len` bytes of a file from `offset`. Reads come from the page cache in large
@@ -569,105 +535,6 @@ impl<T: Transport> Connection<T> {
         Ok(())
     }
 
-    /// Writes a response head into the output buffer, with the policy headers of this
-    /// connection (HSTS over TLS) after the handler's.
-    fn write_response_head(
-        &mut self,
-        version: Version,
-        status: u16,
-        headers: &[(&str, &[u8])],
-        length: BodyLength,
-        keep_alive: bool,
-    ) {
-        // Disjoint fields: the policy is read while the output buffer is written.
-        match &self.core.hsts {
-            Some(hsts) if self.stream.is_secure() => {
-                let mut all = headers.to_vec();
-                all.push(("Strict-Transport-Security", hsts));
-                response::write_head(&mut self.output, version, status, &all, length, keep_alive);
-            }
-            _ => response::write_head(
-                &mut self.output,
-                version,
-                status,
-                headers,
-                length,
-                keep_alive,
-            ),
-        }
-    }
-
-    /// The plain listener's answer when `server.tls.redirect_http` is on: 308 to the same
-    /// path and query on the HTTPS port (308 keeps the method and body of a POST).
-    async fn redirect_to_https(&mut self, head: &RequestHead, port: u16) -> io::Result<Exchange> {
-        let host = head
-            .header("host")
-            .and_then(|host| std::str::from_utf8(host).ok())
-            .map(host_without_port)
-            .filter(|host| !host.is_empty())
-            .map_or_else(|| self.local.ip().to_string(), str::to_owned);
-        let port = if port == 443 {
-            String::new()
-        } else {
-            format!(":{port}")
-        };
-        let query = if head.query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", head.query)
-        };
-        let location = format!("https://{host}{port}{}{query}", head.path);
-        // The body (if any) is not read: close after answering.
-        self.linger = !matches!(head.framing, BodyFraming::None);
-        let headers = [("Location", location.as_bytes())];
-        self.send_empty(head.version, 308, &headers, false).await
-    }
-
-    async fn send_redirect(
-        &mut self,
-        head: &RequestHead,
-        location: &str,
-        keep_alive: bool,
-    ) -> io::Result<Exchange> {
-        let headers = [("Location", location.as_bytes())];
-        self.send_empty(head.version, 301, &headers, keep_alive)
-            .await
-    }
-
-    async fn send_method_not_allowed(&mut self, keep_alive: bool) -> io::Result<Exchange> {
-        let headers = [("Allow", &b"GET, HEAD"[..])];
-        self.send_empty(Version::Http11, 405, &headers, keep_alive)
-            .await
-    }
-
-    /// Sends a response with the given headers and an empty body.
-    async fn send_empty(
-        &mut self,
-        version: Version,
-        status: u16,
-        headers: &[(&str, &[u8])],
-        keep_alive: bool,
-    ) -> io::Result<Exchange> {
-        self.output.clear();
-        let length = BodyLength::Known(0);
-        self.write_response_head(version, status, headers, length, keep_alive);
-        self.flush_output().await?;
-        Ok(Exchange {
-            status,
-            bytes: 0,
-            keep_alive,
-        })
-    }
-
-    async fn send_status(&mut self, status: u16, keep_alive: bool) -> io::Result<Exchange> {
-        let bytes = self.send_error(status, keep_alive).await?;
-        Ok(Exchange {
-            status,
-            bytes,
-            keep_alive,
-        })
-    }
-
     /// Sends a small error page; returns the body size.
     async fn send_error(&mut self, status: u16, keep_alive: bool) -> io::Result<u64> {
         self.output.clear();
@@ -692,6 +559,12 @@ impl<T: Transport> Connection<T> {
     }
 }
 
+/// Whether `input` is the HTTP/2 preface, or as much of it as has arrived.
+fn starts_like_preface(input: &[u8]) -> bool {
+    let n = input.len().min(http2::PREFACE.len());
+    n > 0 && input[..n] == http2::PREFACE[..n]
+}
+
 /// Appends `len` bytes of a file from `offset` to `out` (for small files, sent with the head).
 fn append_file(out: &mut Vec<u8>, path: &std::path::Path, offset: u64, len: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
@@ -702,44 +575,9 @@ fn append_file(out: &mut Vec<u8>, path: &std::path::Path, offset: u64, len: u64)
     file.read_exact_at(&mut out[start..], offset)
 }
 
-fn header_refs(head: &ResponseHead) -> Vec<(&str, &[u8])> {
-    head.headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect()
-}
-
-fn status_has_no_body(status: u16) -> bool {
-    matches!(status, 100..=199 | 204 | 304)
-}
-
 /// Writes all of `bytes` and flushes: over TLS, `write_all` can return with encrypted bytes
 /// still held by rustls (the socket pushed back), which only a flush sends.
 async fn write_fully<T: Transport>(stream: &mut T, bytes: &[u8]) -> io::Result<()> {
     stream.write_all(bytes).await?;
     stream.flush().await
-}
-
-/// The host part of a `Host` header value (`example.com:8080` -> `example.com`, `[::1]:80` ->
-/// `[::1]`).
-fn host_without_port(host: &str) -> &str {
-    let host = host.trim();
-    match host.rfind(':') {
-        Some(colon) if !host[colon..].contains(']') => &host[..colon],
-        _ => host,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_without_port;
-
-    #[test]
-    fn host_headers_lose_their_port() {
-        assert_eq!(host_without_port("example.com:8080"), "example.com");
-        assert_eq!(host_without_port("example.com"), "example.com");
-        assert_eq!(host_without_port("[::1]:80"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-        assert_eq!(host_without_port(" 10.0.0.1:443 "), "10.0.0.1");
-    }
 }
