@@ -52,6 +52,15 @@ const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
 const BODY_PREALLOCATION: usize = 64 * 1024;
 /// Pieces in which static files are sent.
 const FILE_CHUNK: usize = 64 * 1024;
+/// Streams the client may cancel while they are being answered before the connection is
+/// closed, when they are also most of its streams: a rapid reset attack whose streams were
+/// accepted before the reset arrived still cannot keep the PHP threads busy for free.
+const MAX_CLIENT_CANCELS: usize = 100;
+/// After answering before a request body ended, the rest of the body is read and dropped for
+/// up to this long (or [`LINGER_BYTES`]), so the answer is flushed before the stream is reset.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// See [`LINGER_TIME`].
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// After the connection is asked to close (idle, shutdown), the longest its open streams may
 /// take to finish.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
@@ -107,10 +116,20 @@ where
         .await;
         match next {
             Some(Some(Ok((request, respond)))) => {
+                if streams.cancels_look_abusive() {
+                    log::warn!(
+                        "HTTP/2 client {} cancelled {} streams: closing the connection",
+                        client.peer,
+                        streams.cancelled.get()
+                    );
+                    connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    closing_since.get_or_insert_with(Instant::now);
+                    continue;
+                }
                 let (core, streams) = (Rc::clone(&core), Rc::clone(&streams));
                 streams.opened();
                 spawn_contained("HTTP/2 stream", async move {
-                    serve_stream(&core, &client, request, respond).await;
+                    serve_stream(&core, &client, request, respond, &streams).await;
                     streams.closed();
                 });
             }
@@ -124,11 +143,13 @@ where
                     if since.elapsed() >= CLOSE_GRACE {
                         break;
                     }
-                } else if core.shutdown.is_triggered()
-                    || streams.idle_for() >= core.keep_alive_timeout
-                {
+                } else if core.shutdown.is_triggered() {
                     // GOAWAY; streams already open finish, then `accept` ends.
                     connection.graceful_shutdown();
+                    closing_since = Some(Instant::now());
+                } else if streams.idle_for() >= core.keep_alive_timeout {
+                    // Idle: no stream to wait for, so GOAWAY and close now.
+                    connection.abrupt_shutdown(h2::Reason::NO_ERROR);
                     closing_since = Some(Instant::now());
                 }
             }
@@ -152,10 +173,13 @@ fn next_check(
     }
 }
 
-/// The open streams of a connection, and since when there have been none.
+/// The open streams of a connection, since when there have been none, and how many the
+/// client cancelled.
 struct StreamCount {
     open: Cell<usize>,
     idle_since: Cell<Instant>,
+    started: Cell<usize>,
+    cancelled: Cell<usize>,
 }
 
 impl Default for StreamCount {
@@ -163,6 +187,8 @@ impl Default for StreamCount {
         StreamCount {
             open: Cell::new(0),
             idle_since: Cell::new(Instant::now()),
+            started: Cell::new(0),
+            cancelled: Cell::new(0),
         }
     }
 }
@@ -170,6 +196,18 @@ impl Default for StreamCount {
 impl StreamCount {
     fn opened(&self) {
         self.open.set(self.open.get() + 1);
+        self.started.set(self.started.get() + 1);
+    }
+
+    /// The client reset a stream before it was answered.
+    fn cancelled_by_client(&self) {
+        self.cancelled.set(self.cancelled.get() + 1);
+    }
+
+    /// More than [`MAX_CLIENT_CANCELS`] streams, and most of them, were cancelled.
+    fn cancels_look_abusive(&self) -> bool {
+        let cancelled = self.cancelled.get();
+        cancelled > MAX_CLIENT_CANCELS && cancelled * 2 > self.started.get()
     }
 
     fn closed(&self) {
@@ -195,9 +233,10 @@ async fn serve_stream(
     client: &Client,
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
+    streams: &StreamCount,
 ) {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let head = match request_head(&parts, &body, core) {
         Ok(head) => head,
         Err(status) => {
@@ -210,12 +249,22 @@ async fn serve_stream(
         .is_enabled()
         .then(|| RequestSummary::of(&head));
     let head_request = head.method == "HEAD";
-    let response = match handler::answer_before_body(core, &head, client) {
-        Some(response) => response,
-        None => match read_body(core, &head, body).await {
-            Ok(body) => handler::respond(core, &head, body, client).await,
-            Err(status) => Response::error(status),
-        },
+    let answer = async {
+        Some(match handler::answer_before_body(core, &head, client) {
+            Some(response) => response,
+            None => match read_body(core, &head, &mut body).await {
+                Ok(body) => handler::respond(core, &head, body, client).await,
+                Err(status) => Response::error(status),
+            },
+        })
+    };
+    let cancelled = async {
+        let _ = future::poll_fn(|cx| respond.poll_reset(cx)).await;
+        None
+    };
+    let Some(response) = future::or(answer, cancelled).await else {
+        streams.cancelled_by_client();
+        return;
     };
     let status = response.status;
     let bytes = match send(core, &mut respond, response, head_request).await {
@@ -229,6 +278,28 @@ async fn serve_stream(
     if let Some(summary) = summary {
         core.access_log
             .record(client.peer.ip(), &summary, status, bytes, started.elapsed());
+    }
+    if !body.is_end_stream() {
+        discard_rest(&mut body).await;
+    }
+}
+
+/// After answering before the whole body arrived (413, a redirect), reads and drops what the
+/// client still sends, for a bounded time and amount, before the stream is reset. Resetting at
+/// once would also discard the queued answer (h2 resets a stream whose handles are all dropped
+/// without sending its unflushed DATA), and the client would see no response.
+async fn discard_rest(body: &mut RecvStream) {
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match within(left, body.data()).await {
+            Some(Some(Ok(data))) => {
+                discarded += data.len();
+                let _ = body.flow_control().release_capacity(data.len());
+            }
+            _ => break,
+        }
     }
 }
 
@@ -297,7 +368,7 @@ fn request_head(
 async fn read_body(
     core: &CoreContext,
     head: &RequestHead,
-    mut stream: RecvStream,
+    stream: &mut RecvStream,
 ) -> Result<RequestBody, u16> {
     if matches!(head.framing, BodyFraming::None) {
         return Ok(RequestBody::default());
