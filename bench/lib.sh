@@ -121,9 +121,10 @@ CONF
 # $2 = front-controller, unknown paths go to /index.php like try_files $uri $uri/ /index.php.
 start_nginx() {
   local root=$1 routing=${2:-} dir="$WORK/nginx" front="" tls=""
-  # With NGINX_TLS_CERT and NGINX_TLS_KEY set, the server block speaks HTTPS instead.
+  # With NGINX_TLS_CERT and NGINX_TLS_KEY set, the server block speaks HTTPS instead (and
+  # HTTP/2 too, offered by ALPN, with NGINX_HTTP2=1).
   if [ -n "${NGINX_TLS_CERT:-}" ]; then
-    tls="ssl;
+    tls="ssl${NGINX_HTTP2:+ http2};
         ssl_certificate ${NGINX_TLS_CERT};
         ssl_certificate_key ${NGINX_TLS_KEY};
         ssl_protocols TLSv1.2 TLSv1.3;

@@ -50,8 +50,12 @@ const STREAM_WINDOW: u32 = 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
 /// Most bytes reserved for a body up front, whatever its Content-Length says.
 const BODY_PREALLOCATION: usize = 64 * 1024;
-/// Pieces in which static files are sent.
+/// Pieces in which static files are sent; smaller files are read and sent whole.
 const FILE_CHUNK: usize = 64 * 1024;
+/// Bytes of frames gathered before they are written to the connection (one TLS record).
+const WRITE_BUFFER: usize = 16 * 1024;
+/// Bodies up to this size are queued without waiting for flow-control capacity.
+const UNPACED_SEND: usize = 64 * 1024;
 /// Streams the client may cancel while they are being answered before the connection is
 /// closed, when they are also most of its streams: a rapid reset attack whose streams were
 /// accepted before the reset arrived still cannot keep the PHP threads busy for free.
@@ -100,7 +104,10 @@ pub(crate) async fn serve<T>(stream: T, client: Client, core: Rc<CoreContext>)
 where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let handshake = builder(&core).handshake::<_, Bytes>(stream.compat());
+    // h2 writes a frame's head and a big payload separately: buffered, the frames of a flush
+    // leave in one TLS record and one send instead of one each.
+    let io = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, stream.compat());
+    let handshake = builder(&core).handshake::<_, Bytes>(io);
     let Some(Ok(mut connection)) = within(core.header_read_timeout, handshake).await else {
         log::debug!("HTTP/2 preface from {} failed or timed out", client.peer);
         return;
@@ -489,14 +496,15 @@ fn response_head(
 }
 
 /// Sends `data` as the client's flow-control window allows, within `server.send_timeout` for
-/// each piece.
+/// each piece. Up to [`UNPACED_SEND`] bytes are queued at once (h2 sends them as the window
+/// opens), which saves a round trip through the connection task for small answers.
 async fn send_data(
     core: &CoreContext,
     stream: &mut SendStream<Bytes>,
     mut data: Bytes,
     end: bool,
 ) -> io::Result<()> {
-    if data.is_empty() {
+    if data.len() <= UNPACED_SEND {
         return stream.send_data(data, end).map_err(h2_error);
     }
     while !data.is_empty() {
