@@ -165,6 +165,69 @@ pub struct TlsConfig {
     /// More certificates, chosen by the name the client asks for (SNI); `cert` and `key` stay
     /// the default for other names and clients that send none.
     pub certificates: Vec<CertificatePair>,
+    /// Automatic certificates from an ACME CA (Let's Encrypt by default).
+    pub acme: AcmeConfig,
+}
+
+/// How the ACME CA checks that we control a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AcmeChallenge {
+    /// A token fetched over plain HTTP on port 80 (`server.listen` must receive it).
+    #[serde(rename = "http-01")]
+    Http01,
+    /// A special certificate presented over TLS on port 443 (`server.tls.listen`).
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// The `[server.tls.acme]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// Domains on the certificate; empty turns ACME off.
+    pub domains: Vec<String>,
+    /// Contact address given to the CA (expiry warnings); empty sends none.
+    pub email: String,
+    /// The CA's directory URL: Let's Encrypt production by default; its staging directory or any
+    /// RFC 8555 CA by URL.
+    pub directory: String,
+    /// A PEM CA certificate to trust for the directory's HTTPS (a private or test CA); empty
+    /// trusts the system's roots.
+    pub ca_root: PathBuf,
+    /// Where the account key and certificates are kept (0600), reused across restarts.
+    pub storage: PathBuf,
+    /// The challenge answered: `http-01` or `tls-alpn-01`.
+    pub challenge: AcmeChallenge,
+    /// Renew when the certificate expires within this time.
+    pub renew_before: Timeout,
+    /// Longest time between two looks at the certificate's expiry; also the shortest time
+    /// between two renewals.
+    pub check_interval: Timeout,
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        Self {
+            domains: Vec::new(),
+            email: String::new(),
+            directory: LETS_ENCRYPT.to_owned(),
+            ca_root: PathBuf::new(),
+            storage: PathBuf::from(".ephpm/acme"),
+            challenge: AcmeChallenge::Http01,
+            renew_before: Timeout(Duration::from_secs(30 * 24 * 3600)),
+            check_interval: Timeout(Duration::from_secs(12 * 3600)),
+        }
+    }
+}
+
+impl AcmeConfig {
+    /// True when certificates are to be obtained.
+    pub fn enabled(&self) -> bool {
+        !self.domains.is_empty()
+    }
 }
 
 /// One `[[server.tls.certificates]]` entry.
@@ -187,6 +250,7 @@ impl Default for TlsConfig {
             redirect_http: false,
             hsts: String::new(),
             certificates: Vec::new(),
+            acme: AcmeConfig::default(),
         }
     }
 }
@@ -194,7 +258,7 @@ impl Default for TlsConfig {
 impl TlsConfig {
     /// True when HTTPS is configured.
     pub fn enabled(&self) -> bool {
-        !self.cert.as_os_str().is_empty() || self.self_signed
+        !self.cert.as_os_str().is_empty() || self.self_signed || self.acme.enabled()
     }
 
     /// Both files or neither, and not both files and `self_signed`.
@@ -1413,7 +1477,7 @@ impl Visitor<'_> for ByteSizeVisitor {
 }
 
 /// A timeout, written in configuration as an integer number of seconds or a
-/// string like `"500ms"`, `"30s"`, `"2m"` or `"1h"`.
+/// string like `"500ms"`, `"30s"`, `"2m"`, `"1h"` or `"30d"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timeout(pub Duration);
 
@@ -1427,8 +1491,9 @@ impl FromStr for Timeout {
             "" | "s" => 1,
             "m" => 60,
             "h" => 3600,
+            "d" => 24 * 3600,
             _ => {
-                let reason = format!("unknown unit {unit:?}, expected ms, s, m or h");
+                let reason = format!("unknown unit {unit:?}, expected ms, s, m, h or d");
                 return Err(ParseQuantityError::new("duration", input, reason));
             }
         };
@@ -1448,6 +1513,7 @@ impl fmt::Display for Timeout {
         }
         match self.0.as_secs() {
             0 => f.write_str("0s"),
+            secs if secs % 86400 == 0 => write!(f, "{}d", secs / 86400),
             secs if secs % 3600 == 0 => write!(f, "{}h", secs / 3600),
             secs if secs % 60 == 0 => write!(f, "{}m", secs / 60),
             secs => write!(f, "{secs}s"),
@@ -2079,12 +2145,13 @@ mod tests {
             ("500ms", Duration::from_millis(500)),
             ("2m", Duration::from_secs(120)),
             ("1h", Duration::from_secs(3600)),
+            ("30d", Duration::from_secs(30 * 86400)),
             (" 10 S ", Duration::from_secs(10)),
         ];
         for (text, duration) in cases {
             assert_eq!(text.parse::<Timeout>(), Ok(Timeout(duration)), "{text}");
         }
-        for text in ["", "s", "1.5s", "10d", "-1s", "99999999999999999999h"] {
+        for text in ["", "s", "1.5s", "10w", "-1s", "99999999999999999999h"] {
             let error = text.parse::<Timeout>().unwrap_err().to_string();
             assert!(
                 error.starts_with(&format!("invalid duration {text:?}: ")),

@@ -4,6 +4,7 @@
 //! and static files, the per-core executors and the PHP thread pools (see ARCHITECTURE.md).
 
 mod access_log;
+mod acme;
 mod cli;
 mod config;
 mod db;

@@ -101,7 +101,7 @@ fn render_tls(out: &mut Exposition, stats: &HandshakeStats) {
         "gauge",
         "When each served certificate expires (Unix time), by subject.",
     );
-    for certificate in &stats.certificates {
+    for certificate in &stats.certificates.describe() {
         out.sample(
             expiry,
             &[("subject", &certificate.subject)],

@@ -12,6 +12,7 @@ use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement, PoolPlacement};
 
 use crate::access_log::AccessLog;
+use crate::acme::HttpTokens;
 use crate::config::Config;
 use crate::http::request::Limits;
 use crate::kvstore;
@@ -22,7 +23,7 @@ use crate::server::http1::Connection;
 use crate::server::http2;
 use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
-use crate::server::tls::{HandshakeOutcome, HandshakeStats};
+use crate::server::tls::{HandshakeOutcome, HandshakeStats, ACME_TLS_ALPN};
 
 /// Everything a core's connections share. Lives on the core's executor thread only.
 pub(crate) struct CoreContext {
@@ -44,6 +45,8 @@ pub(crate) struct CoreContext {
     pub(crate) gzip: bool,
     /// `server.http2`: h2c on the plain listener (ALPN decides over TLS).
     pub(crate) http2: bool,
+    /// Pending ACME HTTP-01 challenges, answered before routing.
+    pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
     pub(crate) shutdown: CoreShutdown,
     pub(crate) access_log: AccessLog,
 }
@@ -66,6 +69,8 @@ pub(crate) struct CoreSpec {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Handshake counters shared by every core and `/metrics`.
     pub(crate) tls_stats: Arc<HandshakeStats>,
+    /// Pending ACME HTTP-01 challenges, when `[server.tls.acme]` uses them.
+    pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
 }
 
 /// Reports from a core to the main thread.
@@ -162,6 +167,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         send_timeout: server.send_timeout.0,
         gzip: server.gzip,
         http2: server.http2,
+        acme_tokens: spec.acme_tokens.clone(),
         shutdown: CoreShutdown::new(),
         access_log: AccessLog::open(&spec.config.log.access_log)?,
     });
@@ -296,7 +302,12 @@ async fn accept_tls_loop(
             match handshake {
                 Some(Ok(tls)) => {
                     stats.record(HandshakeOutcome::Completed);
-                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    let alpn = tls.get_ref().1.alpn_protocol();
+                    if alpn == Some(ACME_TLS_ALPN) {
+                        // A TLS-ALPN-01 validation: the handshake was the answer.
+                        return;
+                    }
+                    if alpn == Some(b"h2") {
                         let client = Client {
                             peer,
                             local,

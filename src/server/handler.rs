@@ -113,6 +113,19 @@ pub(crate) fn answer_before_body(
 ) -> Option<Response> {
     fault_injection::panic_if_asked(FaultPoint::Connection, head.path.as_bytes());
     fault_injection::panic_if_asked(FaultPoint::Core, head.path.as_bytes());
+    if let Some(answer) = core
+        .acme_tokens
+        .as_ref()
+        .and_then(|tokens| tokens.answer(&head.path))
+    {
+        let content_type = ("Content-Type".to_owned(), b"text/plain".to_vec());
+        return Some(Response {
+            status: 200,
+            headers: vec![content_type],
+            body: ResponseBody::Bytes(answer.into_bytes()),
+            close: false,
+        });
+    }
     let port = core.https_redirect.filter(|_| !client.secure)?;
     let host = head
         .header("host")

@@ -19,6 +19,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 
+use crate::acme;
+use crate::config::AcmeChallenge;
+
 use crate::config::Config;
 use crate::db::{self, BoundDatabase, Database};
 use crate::kvstore;
@@ -45,12 +48,28 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .enabled()
         .then(|| tls::server_config(&config.server.tls, config.server.http2))
         .transpose()?;
-    let tls_stats = Arc::new(tls::HandshakeStats::new(
-        tls.as_ref()
-            .map(|(_, certificates)| certificates.clone())
-            .unwrap_or_default(),
-    ));
+    let certificates = tls
+        .as_ref()
+        .map(|(_, certificates)| Arc::clone(certificates))
+        .unwrap_or_default();
+    let tls_stats = Arc::new(tls::HandshakeStats::new(Arc::clone(&certificates)));
     let tls = tls.map(|(server_config, _)| server_config);
+    let acme_tokens = config
+        .server
+        .tls
+        .acme
+        .enabled()
+        .then(|| -> anyhow::Result<Arc<acme::HttpTokens>> {
+            let tokens = Arc::new(acme::HttpTokens::default());
+            acme::start(
+                &config.server.tls.acme,
+                Arc::clone(&certificates),
+                Arc::clone(&tokens),
+            )?;
+            Ok(tokens)
+        })
+        .transpose()?
+        .filter(|_| config.server.tls.acme.challenge == AcmeChallenge::Http01);
     let kv_limit = limit::ConnectionLimit::new("KV", config.kv.max_connections);
     let node_api = config
         .node_api
@@ -111,6 +130,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             kv_limit: kv_limit.clone(),
             tls: tls.clone(),
             tls_stats: Arc::clone(&tls_stats),
+            acme_tokens: acme_tokens.clone(),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);
