@@ -38,7 +38,8 @@
 //! `"64MB"` and `"64MiB"` all mean 64 × 1024 × 1024 bytes.
 //!
 //! A [`Timeout`] is an integer number of seconds or a string made of an
-//! integer and a unit: `ms`, `s`, `m` or `h` (`"500ms"`, `"30s"`, `"2m"`).
+//! integer and a unit: `ms`, `s`, `m`, `h` or `d` (`"500ms"`, `"30s"`, `"2m"`,
+//! `"30d"`).
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -283,9 +283,7 @@ fn secs(duration: Duration) -> i64 {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, secs)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs)
 }
 
 /// `2026-12-07 21:00:00 UTC` for Unix seconds.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod mariadb;
+pub mod pebble;
 
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -60,6 +61,8 @@ pub struct ServerOptions {
     pub setup: Option<fn(&Path, u16)>,
     /// Run the server under `prlimit --nofile=N:N` (soft and hard open-file limit).
     pub nofile: Option<u64>,
+    /// Listen on this port instead of a free one chosen at start.
+    pub port: Option<u16>,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +77,7 @@ impl Default for ServerOptions {
             docroot_source: None,
             setup: None,
             nofile: None,
+            port: None,
         }
     }
 }
@@ -82,6 +86,12 @@ impl ServerOptions {
     /// Sets `--cores`.
     pub fn cores(mut self, cores: usize) -> Self {
         self.cores = cores;
+        self
+    }
+
+    /// Listens on `port` (for peers that must know it before the server starts).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
 
@@ -170,7 +180,8 @@ impl Server {
                 fs::remove_file(&path).expect("removing a fixture file");
             }
         }
-        let [port, db_port, kv_port, node_api_port] = free_ports();
+        let [free_port, db_port, kv_port, node_api_port] = free_ports();
+        let port = options.port.unwrap_or(free_port);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         if let Some(setup) = options.setup {
             setup(&docroot, db_port);
