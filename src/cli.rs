@@ -77,6 +77,11 @@ pub struct ServeArgs {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert (config: server.tls.key)
     #[argh(option, arg_name = "file")]
     pub tls_key: Option<PathBuf>,
+
+    /// worker script (FrankenPHP worker mode), e.g. public/index.php: booted once per
+    /// worker, it answers the requests that would run it (config: php.worker.script)
+    #[argh(option, arg_name = "file")]
+    pub worker: Option<PathBuf>,
 }
 
 /// Arguments of `ephpm php-cli`: a script and the arguments passed to it.
@@ -194,6 +199,7 @@ mod tests {
             threads: Some(4),
             tls_cert: None,
             tls_key: None,
+            worker: None,
         };
         assert_eq!(cli.command, Command::Serve(expected));
     }

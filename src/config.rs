@@ -326,6 +326,8 @@ pub struct PhpConfig {
     pub opcache: bool,
     /// Whether the OPcache JIT is enabled (needs `opcache`).
     pub jit: bool,
+    /// Worker mode (FrankenPHP's): a script booted once that answers many requests.
+    pub worker: WorkerConfig,
 }
 
 impl Default for PhpConfig {
@@ -335,7 +337,29 @@ impl Default for PhpConfig {
             ini: BTreeMap::new(),
             opcache: true,
             jit: false,
+            worker: WorkerConfig::default(),
         }
+    }
+}
+
+/// The `[php.worker]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// The worker script, relative to the document root or absolute; empty turns worker mode
+    /// off. Requests that would run this script go to its workers.
+    pub script: PathBuf,
+    /// Worker threads per core, besides the classic PHP threads; 0 means
+    /// `php.threads_per_core`.
+    pub workers: usize,
+    /// Requests a worker answers before it is restarted; 0 means no limit.
+    pub max_requests: u64,
+}
+
+impl WorkerConfig {
+    /// True when a worker script is configured.
+    pub fn enabled(&self) -> bool {
+        !self.script.as_os_str().is_empty()
     }
 }
 
@@ -728,6 +752,9 @@ impl Config {
         if let Some(threads) = args.threads {
             self.php.threads_per_core = threads;
         }
+        if let Some(script) = &args.worker {
+            self.php.worker.script = script.clone();
+        }
         if let Some(cert) = &args.tls_cert {
             self.server.tls.cert = cert.clone();
         }
@@ -965,6 +992,7 @@ fn flag_for_setting(args: &ServeArgs, key: &str) -> Option<&'static str> {
         "server.listen" if args.listen.is_some() => Some("--listen"),
         "server.cores" if args.cores.is_some() => Some("--cores"),
         "php.threads_per_core" if args.threads.is_some() => Some("--threads"),
+        "php.worker.script" if args.worker.is_some() => Some("--worker"),
         "server.tls.cert" if args.tls_cert.is_some() => Some("--tls-cert"),
         "server.tls.key" if args.tls_key.is_some() => Some("--tls-key"),
         _ if key.starts_with("php.ini.") && !args.php_ini.is_empty() => Some("--php-ini"),
@@ -2012,8 +2040,10 @@ mod tests {
             threads: Some(2),
             tls_cert: Some(PathBuf::from("site.crt")),
             tls_key: Some(PathBuf::from("site.key")),
+            worker: Some(PathBuf::from("public/index.php")),
         };
         config.apply_cli(&args).unwrap();
+        assert_eq!(config.php.worker.script, PathBuf::from("public/index.php"));
         assert_eq!(config.server.tls.cert, PathBuf::from("site.crt"));
         assert_eq!(config.server.tls.key, PathBuf::from("site.key"));
         assert_eq!(config.server.document_root, PathBuf::from("public"));

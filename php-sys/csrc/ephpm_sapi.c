@@ -206,10 +206,124 @@ PHP_FUNCTION(getallheaders)
     }
 }
 
+/* ---- worker mode (FrankenPHP's API) ------------------------------------------------------ */
+
+/* The host's handle on the worker script running on this thread; NULL in classic mode. */
+static __thread void *worker_ctx;
+/* The worker script's own request: current between two handled requests. */
+static __thread const ephpm_request *worker_boot_request;
+
+static void set_request_info(const ephpm_request *req);
+
+/* Starts the output layer as php_request_startup does (output_buffering, implicit_flush). */
+static void worker_output_startup(void)
+{
+    php_output_activate();
+    if (PG(output_handler) && PG(output_handler)[0]) {
+        zval handler;
+        ZVAL_STRING(&handler, PG(output_handler));
+        php_output_start_user(&handler, 0, PHP_OUTPUT_HANDLER_STDFLAGS);
+        zval_ptr_dtor(&handler);
+    } else if (PG(output_buffering)) {
+        php_output_start_user(NULL, PG(output_buffering) > 1 ? PG(output_buffering) : 0,
+                              PHP_OUTPUT_HANDLER_STDFLAGS);
+    } else if (PG(implicit_flush)) {
+        php_output_set_implicit_flush(1);
+    }
+}
+
+/* Makes `req` the running request: request info, SAPI state (headers, POST body), output
+ * layer, the execution time limit and fresh superglobals. */
+static void worker_activate(const ephpm_request *req)
+{
+    current_request = req;
+    request_finished = 0;
+    set_request_info(req);
+    worker_output_startup();
+    sapi_activate();
+    if (req->authorization) {
+        php_handle_auth_data(req->authorization);
+    }
+    if (PG(expose_php)) {
+        sapi_add_header(SAPI_PHP_VERSION_HEADER, sizeof(SAPI_PHP_VERSION_HEADER) - 1, 1);
+    }
+    php_hash_environment();
+    zend_is_auto_global_str(ZEND_STRL("_SERVER"));
+    zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
+    zend_set_timeout(EG(timeout_seconds), 0);
+}
+
+/* Sends the running request's output and headers and ends its SAPI state. */
+static void worker_deactivate(void)
+{
+    zend_unset_timeout();
+    php_output_end_all();
+    php_header();
+    php_output_deactivate();
+    if (!request_finished && SG(server_context) != NULL) {
+        host.finish_request(SG(server_context));
+        request_finished = 1;
+    }
+    sapi_deactivate();
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_handle_request, 0, 1, _IS_BOOL, 0)
+    ZEND_ARG_TYPE_INFO(0, callback, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
+
+/* frankenphp_handle_request(callable $callback): bool: waits for the next request, runs the
+ * callback with its superglobals, sends its response; false when the worker must stop. */
+PHP_FUNCTION(frankenphp_handle_request)
+{
+    zend_fcall_info fci;
+    zend_fcall_info_cache fcc;
+    ZEND_PARSE_PARAMETERS_START(1, 1)
+        Z_PARAM_FUNC(fci, fcc)
+    ZEND_PARSE_PARAMETERS_END();
+    if (worker_ctx == NULL) {
+        zend_throw_error(NULL, "frankenphp_handle_request() is only available in worker mode");
+        RETURN_THROWS();
+    }
+    /* Leave the worker script's own request while waiting. */
+    worker_deactivate();
+    const ephpm_request *req = host.next_request(worker_ctx);
+    if (req == NULL) {
+        worker_activate(worker_boot_request);
+        RETURN_FALSE;
+    }
+    worker_activate(req);
+    zval result;
+    ZVAL_UNDEF(&result);
+    fci.retval = &result;
+    fci.param_count = 0;
+    zend_call_function(&fci, &fcc);
+    zval_ptr_dtor(&result);
+    if (EG(exception)) {
+        /* exit() unwinds through here and ends the script; any other exception is uncaught:
+         * report it as PHP does (a fatal error, which ends the worker). */
+        if (!zend_is_unwind_exit(EG(exception)) && !zend_is_graceful_exit(EG(exception))) {
+            zend_exception_error(EG(exception), E_ERROR);
+        }
+        return;
+    }
+    worker_deactivate();
+    worker_activate(worker_boot_request);
+    RETURN_TRUE;
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_finish_request, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
 static const zend_function_entry ephpm_functions[] = {
     PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
     PHP_FE(getallheaders, arginfo_getallheaders)
     PHP_FALIAS(apache_request_headers, getallheaders, arginfo_getallheaders)
+    PHP_FALIAS(frankenphp_request_headers, getallheaders, arginfo_getallheaders)
+    PHP_FALIAS(ephpm_request_headers, getallheaders, arginfo_getallheaders)
+    PHP_FE(frankenphp_handle_request, arginfo_frankenphp_handle_request)
+    PHP_FALIAS(ephpm_handle_request, frankenphp_handle_request, arginfo_frankenphp_handle_request)
+    PHP_FALIAS(frankenphp_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
+    PHP_FALIAS(ephpm_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
     PHP_FE_END
 };
 
@@ -705,6 +819,16 @@ ephpm_outcome ephpm_execute(const ephpm_request *req)
     SG(request_info).content_type = NULL;
     current_request = NULL;
     ephpm_outcome outcome = {started, exit_status};
+    return outcome;
+}
+
+ephpm_outcome ephpm_execute_worker(const ephpm_request *boot, void *worker)
+{
+    worker_ctx = worker;
+    worker_boot_request = boot;
+    ephpm_outcome outcome = ephpm_execute(boot);
+    worker_ctx = NULL;
+    worker_boot_request = NULL;
     return outcome;
 }
 

@@ -62,6 +62,9 @@ typedef struct ephpm_callbacks {
      * above), valid until the next call on the same thread. */
     void (*call)(const char *name, size_t name_len, const ephpm_arg *args, size_t argc,
                  const char **out, size_t *out_len);
+    /* Worker mode: blocks until the next request for the worker `worker` (the pointer given
+     * to ephpm_execute_worker) and returns it, valid until the next call; NULL stops it. */
+    const struct ephpm_request *(*next_request)(void *worker);
 } ephpm_callbacks;
 
 /* One HTTP request. All char pointers are NUL-terminated and live until ephpm_execute returns. */
@@ -82,7 +85,7 @@ typedef struct ephpm_request {
     size_t headers_count;          /* number of pairs */
 } ephpm_request;
 
-/* Result of ephpm_execute. */
+/* Result of ephpm_execute and ephpm_execute_worker. */
 typedef struct ephpm_outcome {
     int started;       /* 0 when php_request_startup failed */
     int exit_status;   /* EG(exit_status): 255 after a fatal error */
@@ -99,6 +102,10 @@ void ephpm_thread_init(void);
 void ephpm_thread_shutdown(void);
 /* Runs one request on the calling (registered) thread. */
 ephpm_outcome ephpm_execute(const ephpm_request *request);
+/* Runs a worker script (FrankenPHP worker mode): `boot` is the script's own request; each
+ * frankenphp_handle_request() call takes the next request from callbacks->next_request(worker)
+ * and completes it with callbacks->finish_request(ctx). Returns when the script ends. */
+ephpm_outcome ephpm_execute_worker(const ephpm_request *boot, void *worker);
 /* Runs a script as the CLI would (argv[0] is the script). Returns the exit status. */
 int ephpm_run_cli(const char *script, int argc, char **argv);
 /* PHP's version string. */

@@ -21,6 +21,7 @@ pub(crate) static HOST_CALLBACKS: ffi::ephpm_callbacks = ffi::ephpm_callbacks {
     finish_request: Some(finish_request),
     log_message: Some(log_message),
     call: Some(crate::host::call),
+    next_request: Some(crate::worker::next_request),
 };
 
 /// The bytes of an `ephpm_str`.

@@ -5,10 +5,11 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::callbacks::HOST_CALLBACKS;
+use crate::callbacks::{Context, HOST_CALLBACKS};
 use crate::ffi;
 use crate::host::HostFunctions;
 use crate::request::{Outcome, Request, ResponseHandler};
+use crate::worker::{WorkerOutcome, WorkerRequests, WorkerState};
 
 /// How the engine presents itself to scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +181,31 @@ impl PhpThread {
     /// timeout ends only this request (PHP answers 500 itself when no output was sent yet).
     pub fn execute(&mut self, request: &Request, handler: &mut dyn ResponseHandler) -> Outcome {
         request.execute(handler)
+    }
+}
+
+impl PhpThread {
+    /// Runs a worker script (FrankenPHP worker mode) until it ends: `boot` is the script's own
+    /// request, whose output outside handled requests goes to `boot_handler`; each
+    /// `frankenphp_handle_request()` call answers the next request from `requests`.
+    pub fn execute_worker(
+        &mut self,
+        boot: &Request,
+        boot_handler: &mut dyn ResponseHandler,
+        requests: &mut dyn WorkerRequests,
+    ) -> WorkerOutcome {
+        let mut context = Context {
+            handler: boot_handler,
+        };
+        let raw = boot.raw((&mut context as *mut Context<'_>).cast::<c_void>());
+        let mut state = WorkerState::new(requests);
+        let worker = (&mut state as *mut WorkerState<'_>).cast::<c_void>();
+        // SAFETY: `raw` points into `boot` and `context`, and `worker` at `state`; all live
+        // until this call returns and the shim keeps none of them afterwards. The shim calls
+        // back (next_request, the response callbacks) only on this thread, during the call.
+        // The thread is registered with PHP (PhpThread is !Send).
+        let outcome = unsafe { ffi::ephpm_execute_worker(&raw.request, worker) };
+        state.finish(Outcome::from(outcome))
     }
 }
 

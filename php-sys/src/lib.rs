@@ -8,6 +8,8 @@
 //! - [`Engine::register_thread`] gives a thread its own PHP context ([`PhpThread`]);
 //! - [`PhpThread::execute`] runs one [`Request`] and streams status, headers and body chunks to a
 //!   [`ResponseHandler`] as PHP produces them;
+//! - [`PhpThread::execute_worker`] runs a worker script that answers many requests
+//!   ([`WorkerRequests`]) through `frankenphp_handle_request()`;
 //! - [`host`] lets the embedder add PHP functions (and the `ephpm` session save handler)
 //!   implemented in Rust.
 //!
@@ -19,7 +21,9 @@ mod engine;
 mod ffi;
 pub mod host;
 mod request;
+mod worker;
 
 pub use engine::{Engine, EngineConfig, EngineError, Mode, PhpThread};
 pub use host::{HostFunctions, HostHandler};
 pub use request::{HeaderLines, Outcome, Request, RequestError, ResponseHandler};
+pub use worker::{WorkerOutcome, WorkerRequests};

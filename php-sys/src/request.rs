@@ -223,42 +223,67 @@ impl Request {
     }
 
     pub(crate) fn execute(&self, handler: &mut dyn ResponseHandler) -> Outcome {
-        // An empty arena would leave the required fields dangling: give them "" instead.
-        let mut fallback = Request::new();
-        let request = if self.arena.is_empty() {
-            fallback.arena.push(0);
-            &fallback
-        } else {
-            self
-        };
-        let vars = request.c_pairs(&request.server_vars);
-        let headers = request.c_pairs(&request.headers);
         let mut context = Context { handler };
-        let optional = |span: Option<Span>| span.map_or(std::ptr::null(), |s| request.c_str(s));
-        let raw = ffi::ephpm_request {
-            ctx: (&mut context as *mut Context<'_>).cast::<c_void>(),
-            method: request.c_str(request.method),
-            request_uri: request.c_str(request.request_uri),
-            query_string: request.c_str(request.query_string),
-            script_filename: request.c_str(request.script_filename),
-            content_type: optional(request.content_type),
-            content_length: request
-                .content_length
-                .and_then(|len| i64::try_from(len).ok())
-                .unwrap_or(-1),
-            cookie: optional(request.cookie),
-            authorization: optional(request.authorization),
-            head_only: i32::from(request.head_only),
-            server_vars: vars.as_ptr(),
-            server_vars_count: request.server_vars.len(),
-            headers: headers.as_ptr(),
-            headers_count: request.headers.len(),
-        };
-        // SAFETY: every pointer in `raw` points into `request.arena`, `vars`, `headers` or
+        let raw = self.raw((&mut context as *mut Context<'_>).cast::<c_void>());
+        // SAFETY: every pointer in `raw` points into `self.arena`, its own pair arrays or
         // `context`, all alive until this call returns; the shim keeps none of them after
         // returning. The calling thread is registered with PHP (we are reached through a
         // PhpThread, which is !Send). `context` is only used by the callbacks during the call.
-        let outcome = unsafe { ffi::ephpm_execute(&raw) };
+        let outcome = unsafe { ffi::ephpm_execute(&raw.request) };
+        Outcome::from(outcome)
+    }
+
+    /// The C view of this request, with `ctx` as its callback context. The pointers in it stay
+    /// valid while `self` is neither changed nor dropped and the returned value lives.
+    pub(crate) fn raw(&self, ctx: *mut c_void) -> RawRequest {
+        // An empty arena would leave the required fields dangling: point them at a "".
+        const EMPTY: &[u8; 1] = b"\0";
+        let c_str = |span: Span| {
+            if self.arena.is_empty() {
+                EMPTY.as_ptr().cast::<c_char>()
+            } else {
+                self.c_str(span)
+            }
+        };
+        let vars = self.c_pairs(&self.server_vars);
+        let headers = self.c_pairs(&self.headers);
+        let optional = |span: Option<Span>| span.map_or(std::ptr::null(), c_str);
+        let request = ffi::ephpm_request {
+            ctx,
+            method: c_str(self.method),
+            request_uri: c_str(self.request_uri),
+            query_string: c_str(self.query_string),
+            script_filename: c_str(self.script_filename),
+            content_type: optional(self.content_type),
+            content_length: self
+                .content_length
+                .and_then(|len| i64::try_from(len).ok())
+                .unwrap_or(-1),
+            cookie: optional(self.cookie),
+            authorization: optional(self.authorization),
+            head_only: i32::from(self.head_only),
+            server_vars: vars.as_ptr(),
+            server_vars_count: self.server_vars.len(),
+            headers: headers.as_ptr(),
+            headers_count: self.headers.len(),
+        };
+        RawRequest {
+            request,
+            _vars: vars,
+            _headers: headers,
+        }
+    }
+}
+
+/// An `ephpm_request` and the pair arrays it points into.
+pub(crate) struct RawRequest {
+    pub(crate) request: ffi::ephpm_request,
+    _vars: Vec<ffi::ephpm_str>,
+    _headers: Vec<ffi::ephpm_str>,
+}
+
+impl From<ffi::ephpm_outcome> for Outcome {
+    fn from(outcome: ffi::ephpm_outcome) -> Outcome {
         Outcome {
             started: outcome.started != 0,
             exit_status: outcome.exit_status,

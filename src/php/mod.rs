@@ -3,9 +3,11 @@
 
 mod pool;
 mod responder;
+mod worker;
 
 pub use pool::{PhpJob, PhpPool, PoolHandle};
 pub use responder::{RequestBody, ResponseEvent};
+pub use worker::WorkerSpec;
 
 use anyhow::Context as _;
 use php_sys::{Engine, EngineConfig, Mode};

@@ -15,11 +15,12 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use php_sys::Engine;
 
 use super::responder::{ChannelResponder, RequestBody, ResponseEvent};
+use super::worker::{WorkerSpec, Workers};
 use crate::fault_injection::{self, FaultPoint};
 
 /// PHP threads need a deep stack: PHP 8.2 has no stack guard and overflows 2 MiB on deep
 /// recursion, which aborts the process.
-const PHP_THREAD_STACK: usize = 8 * 1024 * 1024;
+pub(crate) const PHP_THREAD_STACK: usize = 8 * 1024 * 1024;
 
 /// One request for a PHP thread.
 pub struct PhpJob {
@@ -35,6 +36,8 @@ pub struct PhpJob {
 #[derive(Clone)]
 pub struct PoolHandle {
     jobs: Sender<PhpJob>,
+    /// The workers' queue, in worker mode.
+    worker_jobs: Option<Sender<PhpJob>>,
     busy: Arc<AtomicUsize>,
 }
 
@@ -47,9 +50,21 @@ impl PoolHandle {
         })
     }
 
-    /// Requests waiting for a PHP thread.
+    /// Queues `job` for the worker script's workers (worker mode); gives it back when their
+    /// queue is full, or when there are no workers.
+    #[allow(clippy::result_large_err)]
+    pub fn submit_to_worker(&self, job: PhpJob) -> Result<(), PhpJob> {
+        let Some(workers) = &self.worker_jobs else {
+            return Err(job);
+        };
+        workers.try_send(job).map_err(|err| match err {
+            TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+        })
+    }
+
+    /// Requests waiting for a PHP thread (classic and worker).
     pub fn queued(&self) -> usize {
-        self.jobs.len()
+        self.jobs.len() + self.worker_jobs.as_ref().map_or(0, Sender::len)
     }
 
     /// PHP threads running a request right now.
@@ -62,6 +77,7 @@ impl PoolHandle {
 pub struct PhpPool {
     handle: PoolHandle,
     threads: Arc<Threads>,
+    workers: Option<Arc<Workers>>,
 }
 
 /// What every PHP thread of a pool is started with, kept so that a thread that dies can be
@@ -133,13 +149,14 @@ impl Drop for BusyGuard<'_> {
 
 impl PhpPool {
     /// Starts `threads` PHP threads (pinned to `core` when given) behind a queue of
-    /// `queue_depth` requests.
+    /// `queue_depth` requests, and the workers of `worker` behind a queue of their own.
     pub fn start(
         engine: &'static Engine,
         core: Option<core_affinity::CoreId>,
         core_index: usize,
         threads: usize,
         queue_depth: usize,
+        worker: Option<WorkerSpec>,
     ) -> io::Result<PhpPool> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(queue_depth.max(1));
         let busy = Arc::new(AtomicUsize::new(0));
@@ -155,12 +172,23 @@ impl PhpPool {
         for _ in 0..threads.max(1) {
             pool_threads.spawn()?;
         }
+        let (worker_jobs, workers) = match worker {
+            Some(spec) => {
+                let (tx, rx) = crossbeam_channel::bounded(queue_depth.max(1));
+                let workers =
+                    Workers::start(engine, core, core_index, spec, rx, Arc::clone(&busy))?;
+                (Some(tx), Some(workers))
+            }
+            None => (None, None),
+        };
         Ok(PhpPool {
             handle: PoolHandle {
                 jobs: jobs_tx,
+                worker_jobs,
                 busy,
             },
             threads: pool_threads,
+            workers,
         })
     }
 
@@ -173,13 +201,18 @@ impl PhpPool {
     /// Threads still running a request then are left to the process exit.
     pub fn join(self, deadline: Instant) {
         drop(self.handle);
+        let worker_handles = self.workers.as_ref().map(|workers| &workers.handles);
         loop {
             let next = self
                 .threads
                 .handles
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .pop();
+                .pop()
+                .or_else(|| {
+                    worker_handles
+                        .and_then(|handles| handles.lock().unwrap_or_else(|e| e.into_inner()).pop())
+                });
             let Some(thread) = next else {
                 return;
             };

@@ -47,6 +47,8 @@ pub(crate) struct CoreContext {
     pub(crate) http2: bool,
     /// Pending ACME HTTP-01 challenges, answered before routing.
     pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
+    /// Requests that would run this script go to the workers (worker mode).
+    pub(crate) worker_script: Option<std::path::PathBuf>,
     pub(crate) shutdown: CoreShutdown,
     pub(crate) access_log: AccessLog,
 }
@@ -71,6 +73,8 @@ pub(crate) struct CoreSpec {
     pub(crate) tls_stats: Arc<HandshakeStats>,
     /// Pending ACME HTTP-01 challenges, when `[server.tls.acme]` uses them.
     pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
+    /// The worker script (absolute), in worker mode.
+    pub(crate) worker_script: Option<std::path::PathBuf>,
 }
 
 /// Reports from a core to the main thread.
@@ -168,6 +172,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         gzip: server.gzip,
         http2: server.http2,
         acme_tokens: spec.acme_tokens.clone(),
+        worker_script: spec.worker_script.clone(),
         shutdown: CoreShutdown::new(),
         access_log: AccessLog::open(&spec.config.log.access_log)?,
     });

@@ -208,13 +208,22 @@ async fn serve_php(
     if php_request::build(&mut request, head, &target, &conn, body.len()).is_err() {
         return Response::error(400).closing();
     }
+    let to_worker = core.worker_script.as_deref() == Some(target.script_filename);
+    if to_worker && request.add_server_var("FRANKENPHP_WORKER", b"1").is_err() {
+        return Response::error(500);
+    }
     let (events_tx, events_rx) = async_channel::bounded(8);
     let job = PhpJob {
         request,
         body,
         events: events_tx,
     };
-    if core.pool.submit(job).is_err() {
+    let submitted = if to_worker {
+        core.pool.submit_to_worker(job)
+    } else {
+        core.pool.submit(job)
+    };
+    if submitted.is_err() {
         log::warn!(
             "PHP queue full on this core ({} threads busy, {} queued): answering 503",
             core.pool.busy(),

@@ -35,6 +35,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let docroot = DocRoot::new(&config.server.document_root)
         .with_context(|| format!("document root {}", config.server.document_root.display()))?;
     preflight::check_io_uring()?;
+    let worker = worker_spec(&config, &docroot)?;
     let database = start_database(&config)?;
     let store = config
         .kv
@@ -116,6 +117,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             index,
             config.php.threads_per_core,
             config.server.queue_depth,
+            worker.clone(),
         )
         .context("starting PHP threads")?;
         let spec = core::CoreSpec {
@@ -131,6 +133,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             tls: tls.clone(),
             tls_stats: Arc::clone(&tls_stats),
             acme_tokens: acme_tokens.clone(),
+            worker_script: worker.as_ref().map(|spec| spec.script.clone()),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);
@@ -277,4 +280,26 @@ fn wait_until_listening(
         }
     }
     Ok(())
+}
+
+/// The workers of `[php.worker]`, with the script resolved against the document root; a
+/// missing script is a start-up error.
+fn worker_spec(config: &Config, docroot: &DocRoot) -> anyhow::Result<Option<php::WorkerSpec>> {
+    let worker = &config.php.worker;
+    if !worker.enabled() {
+        return Ok(None);
+    }
+    let script = docroot.path().join(&worker.script);
+    let script = script
+        .canonicalize()
+        .with_context(|| format!("php.worker.script {}", script.display()))?;
+    Ok(Some(php::WorkerSpec {
+        script,
+        docroot: docroot.path().to_path_buf(),
+        workers: match worker.workers {
+            0 => config.php.threads_per_core,
+            n => n,
+        },
+        max_requests: worker.max_requests,
+    }))
 }

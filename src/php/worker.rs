@@ -1,0 +1,248 @@
+//! A core's worker threads (worker mode): each runs the worker script, which boots the
+//! application once and answers request after request through `frankenphp_handle_request()`.
+//! A worker that ends (a fatal error, `exit()`, a timeout, `max_requests`) is started again;
+//! one that keeps ending before it answered anything is restarted with backoff.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use php_sys::{Engine, HeaderLines, ResponseHandler, WorkerRequests};
+
+use super::pool::{PhpJob, PHP_THREAD_STACK};
+use super::responder::ChannelResponder;
+
+/// The first wait before restarting a worker that failed to boot; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between two boots of a failing worker.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// What a core's workers run.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    /// The worker script, absolute.
+    pub script: PathBuf,
+    /// The document root, for the script's own `$_SERVER`.
+    pub docroot: PathBuf,
+    /// Worker threads on the core.
+    pub workers: usize,
+    /// Requests before a worker is restarted; 0 means no limit.
+    pub max_requests: u64,
+}
+
+/// The worker threads of one core.
+pub(crate) struct Workers {
+    engine: &'static Engine,
+    core: Option<core_affinity::CoreId>,
+    core_index: usize,
+    spec: WorkerSpec,
+    jobs: Receiver<PhpJob>,
+    busy: Arc<AtomicUsize>,
+    pub(crate) handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Workers {
+    /// Starts the workers of a core, answering the jobs of `jobs`.
+    pub(crate) fn start(
+        engine: &'static Engine,
+        core: Option<core_affinity::CoreId>,
+        core_index: usize,
+        spec: WorkerSpec,
+        jobs: Receiver<PhpJob>,
+        busy: Arc<AtomicUsize>,
+    ) -> io::Result<Arc<Workers>> {
+        let workers = Arc::new(Workers {
+            engine,
+            core,
+            core_index,
+            jobs,
+            busy,
+            handles: Mutex::new(Vec::with_capacity(spec.workers)),
+            spec,
+        });
+        for n in 0..workers.spec.workers.max(1) {
+            let this = Arc::clone(&workers);
+            let handle = std::thread::Builder::new()
+                .name(format!("worker-{core_index}-{n}"))
+                .stack_size(PHP_THREAD_STACK)
+                .spawn(move || this.run())?;
+            workers
+                .handles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(handle);
+        }
+        Ok(workers)
+    }
+
+    /// One worker thread: runs the script again whenever it ends, until the pool stops.
+    fn run(&self) {
+        if let Some(core) = self.core {
+            core_affinity::set_for_current(core);
+        }
+        let mut php = self.engine.register_thread();
+        let boot = match self.boot_request() {
+            Ok(boot) => boot,
+            Err(err) => {
+                log::error!("worker {}: {err}", self.spec.script.display());
+                return;
+            }
+        };
+        let mut failures = 0u32;
+        loop {
+            let mut source = JobSource {
+                jobs: &self.jobs,
+                limit: self.spec.max_requests,
+                served: 0,
+                busy: &self.busy,
+                stopped: false,
+            };
+            let mut boot_output = BootOutput;
+            let outcome = php.execute_worker(&boot, &mut boot_output, &mut source);
+            if source.stopped {
+                return;
+            }
+            if outcome.requests == 0 {
+                failures += 1;
+                let wait = backoff(failures);
+                log::error!(
+                    "worker {} (core {}) ended before answering a request (exit status {}); restarting in {} ms",
+                    self.spec.script.display(),
+                    self.core_index,
+                    outcome.outcome.exit_status,
+                    wait.as_millis()
+                );
+                std::thread::sleep(wait);
+            } else {
+                failures = 0;
+                if outcome.ended_in_request {
+                    log::warn!(
+                        "worker {} ended while answering a request (exit status {}); restarting it",
+                        self.spec.script.display(),
+                        outcome.outcome.exit_status
+                    );
+                }
+            }
+        }
+    }
+
+    /// The worker script's own request, as if `GET /` had run it.
+    fn boot_request(&self) -> Result<php_sys::Request, php_sys::RequestError> {
+        let mut request = php_sys::Request::with_capacity(1024, 8);
+        request.set_method("GET")?;
+        request.set_request_uri(b"/")?;
+        request.set_query_string(b"")?;
+        request.set_script_filename(&self.spec.script)?;
+        let script = self.spec.script.to_string_lossy();
+        let docroot = self.spec.docroot.to_string_lossy();
+        request.add_server_var("SCRIPT_FILENAME", script.as_bytes())?;
+        request.add_server_var("DOCUMENT_ROOT", docroot.as_bytes())?;
+        request.add_server_var("FRANKENPHP_WORKER", b"1")?;
+        request.add_server_var("EPHPM_WORKER", b"1")?;
+        Ok(request)
+    }
+}
+
+/// The jobs one run of the worker script answers.
+struct JobSource<'a> {
+    jobs: &'a Receiver<PhpJob>,
+    /// `max_requests`: this run ends after that many requests (0: never).
+    limit: u64,
+    /// Requests handed to this run so far.
+    served: u64,
+    busy: &'a Arc<AtomicUsize>,
+    /// The pool stopped: the worker must not be started again.
+    stopped: bool,
+}
+
+impl WorkerRequests for JobSource<'_> {
+    fn next(&mut self) -> Option<(php_sys::Request, Box<dyn ResponseHandler>)> {
+        if self.limit > 0 && self.served >= self.limit {
+            // This run reached max_requests: end it; the worker starts afresh.
+            return None;
+        }
+        let job = match self.jobs.recv() {
+            Ok(job) => job,
+            Err(_) => {
+                self.stopped = true;
+                return None;
+            }
+        };
+        self.served += 1;
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        let responder = BusyResponder {
+            inner: ChannelResponder::new(job.events, job.body),
+            busy: Arc::clone(self.busy),
+        };
+        Some((job.request, Box::new(responder)))
+    }
+}
+
+/// A worker's responder, counted as a busy PHP thread until the response is complete.
+struct BusyResponder {
+    inner: ChannelResponder,
+    busy: Arc<AtomicUsize>,
+}
+
+impl ResponseHandler for BusyResponder {
+    fn read_body(&mut self, buf: &mut [u8]) -> usize {
+        self.inner.read_body(buf)
+    }
+
+    fn send_headers(&mut self, status: u16, headers: HeaderLines<'_>) {
+        self.inner.send_headers(status, headers);
+    }
+
+    fn write(&mut self, data: &[u8]) -> bool {
+        self.inner.write(data)
+    }
+
+    fn flush(&mut self) {
+        self.inner.flush();
+    }
+
+    fn finish_request(&mut self) {
+        self.inner.complete();
+    }
+}
+
+impl Drop for BusyResponder {
+    fn drop(&mut self) {
+        self.inner.complete();
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where the worker script's output outside requests goes: the log.
+struct BootOutput;
+
+impl ResponseHandler for BootOutput {
+    fn read_body(&mut self, _buf: &mut [u8]) -> usize {
+        0
+    }
+
+    fn send_headers(&mut self, _status: u16, _headers: HeaderLines<'_>) {}
+
+    fn write(&mut self, data: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(data);
+        let text = text.trim_end();
+        if !text.is_empty() {
+            log::warn!(target: "php", "worker output outside a request: {text}");
+        }
+        true
+    }
+
+    fn flush(&mut self) {}
+
+    fn finish_request(&mut self) {}
+}
+
+fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(10))
+        .min(MAX_BACKOFF)
+}
