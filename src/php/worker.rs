@@ -20,6 +20,9 @@ use super::responder::ChannelResponder;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two boots of a failing worker.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long the workers get to boot at start-up (reach their first
+/// `frankenphp_handle_request()`).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a core's workers run.
 #[derive(Debug, Clone)]
@@ -46,7 +49,8 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    /// Starts the workers of a core, answering the jobs of `jobs`.
+    /// Starts the workers of a core, answering the jobs of `jobs`, and waits until each has
+    /// booted (reached `frankenphp_handle_request()`): a script that ends before is an error.
     pub(crate) fn start(
         engine: &'static Engine,
         core: Option<core_affinity::CoreId>,
@@ -64,23 +68,45 @@ impl Workers {
             handles: Mutex::new(Vec::with_capacity(spec.workers)),
             spec,
         });
-        for n in 0..workers.spec.workers.max(1) {
+        let (booted_tx, booted_rx) = crossbeam_channel::unbounded();
+        let count = workers.spec.workers.max(1);
+        for n in 0..count {
             let this = Arc::clone(&workers);
+            let booted = booted_tx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{core_index}-{n}"))
                 .stack_size(PHP_THREAD_STACK)
-                .spawn(move || this.run())?;
+                .spawn(move || this.run(booted))?;
             workers
                 .handles
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(handle);
         }
+        let script = workers.spec.script.display().to_string();
+        for _ in 0..count {
+            match booted_rx.recv_timeout(BOOT_TIMEOUT) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    return Err(io::Error::other(format!(
+                        "the worker script {script} did not boot: {why} (see the PHP log above)"
+                    )))
+                }
+                Err(_) => {
+                    return Err(io::Error::other(format!(
+                        "the worker script {script} did not reach frankenphp_handle_request() within {}s",
+                        BOOT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
+        }
         Ok(workers)
     }
 
-    /// One worker thread: runs the script again whenever it ends, until the pool stops.
-    fn run(&self) {
+    /// One worker thread: runs the script again whenever it ends, until the pool stops. Its
+    /// first boot is reported on `booted`.
+    fn run(&self, booted: crossbeam_channel::Sender<Result<(), String>>) {
+        let mut booted = Some(booted);
         if let Some(core) = self.core {
             core_affinity::set_for_current(core);
         }
@@ -88,7 +114,9 @@ impl Workers {
         let boot = match self.boot_request() {
             Ok(boot) => boot,
             Err(err) => {
-                log::error!("worker {}: {err}", self.spec.script.display());
+                if let Some(booted) = booted.take() {
+                    let _ = booted.send(Err(err.to_string()));
+                }
                 return;
             }
         };
@@ -100,11 +128,16 @@ impl Workers {
                 served: 0,
                 busy: &self.busy,
                 stopped: false,
+                booted: booted.take(),
             };
             let mut boot_output = BootOutput;
             let outcome = php.execute_worker(&boot, &mut boot_output, &mut source);
             if source.stopped {
                 return;
+            }
+            if let Some(never_booted) = source.booted.take() {
+                let why = format!("it ended with exit status {}", outcome.outcome.exit_status);
+                let _ = never_booted.send(Err(why));
             }
             if outcome.requests == 0 {
                 failures += 1;
@@ -157,10 +190,15 @@ struct JobSource<'a> {
     busy: &'a Arc<AtomicUsize>,
     /// The pool stopped: the worker must not be started again.
     stopped: bool,
+    /// Told once, when the script first asks for a request (it booted).
+    booted: Option<crossbeam_channel::Sender<Result<(), String>>>,
 }
 
 impl WorkerRequests for JobSource<'_> {
     fn next(&mut self) -> Option<(php_sys::Request, Box<dyn ResponseHandler>)> {
+        if let Some(booted) = self.booted.take() {
+            let _ = booted.send(Ok(()));
+        }
         if self.limit > 0 && self.served >= self.limit {
             // This run reached max_requests: end it; the worker starts afresh.
             return None;

@@ -1,0 +1,160 @@
+//! Worker mode end to end: the FrankenPHP API in a real worker script (tests/fixtures/worker),
+//! with curl and wrk as clients.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Server, ServerOptions};
+
+/// A server whose document root is tests/fixtures/worker, with index.php as the worker script.
+fn worker_server(options: ServerOptions) -> Server {
+    Server::start(
+        options
+            .docroot_source(&common::fixture("worker"))
+            .env("EPHPM_PHP__WORKER__SCRIPT", "index.php"),
+    )
+}
+
+/// The JSON the worker answers with.
+fn answer(response: &common::Response) -> serde_json::Value {
+    serde_json::from_slice(&response.body).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): status {} {:?}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        )
+    })
+}
+
+#[test]
+fn a_worker_keeps_its_state_while_every_request_is_fresh() {
+    let server = worker_server(ServerOptions::default().env("EPHPM_PHP__WORKER__WORKERS", "1"));
+    let first = server.curl("/index.php?a=1&set=1", &["-b", "c=1", "-H", "X-Test: one"]);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-set"), Some("yes"));
+    let first = answer(&first);
+    assert_eq!(first["count"], 1);
+    assert_eq!(first["worker"], "1");
+    assert_eq!(first["get"]["a"], "1");
+    assert_eq!(first["cookie"]["c"], "1");
+    assert_eq!(first["header"], "one");
+
+    // Nothing of the first request leaks into the second: superglobals, headers, cookies.
+    let second_response = server.get("/index.php");
+    assert_eq!(second_response.header("x-set"), None);
+    assert_eq!(second_response.header("set-cookie"), None);
+    let second = answer(&second_response);
+    assert_eq!(second["count"], 2, "the worker kept its state");
+    assert_eq!(second["booted_at"], first["booted_at"], "booted once");
+    assert_eq!(second["get"], serde_json::json!([]));
+    assert_eq!(second["cookie"], serde_json::json!([]));
+    assert_eq!(second["header"], serde_json::Value::Null);
+
+    // An output buffer left open is sent with its request, not with the next one.
+    let buffered = server.get("/index.php?ob=1");
+    assert!(String::from_utf8_lossy(&buffered.body).starts_with("buffered\n"));
+    let after = server.get("/index.php");
+    assert!(String::from_utf8_lossy(&after.body).starts_with('{'));
+
+    // Uploads and POST fields, then none.
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let upload = dir.path().join("upload.txt");
+    std::fs::write(&upload, "x".repeat(1000)).expect("writing the upload");
+    let form = format!("file=@{}", upload.display());
+    let posted = answer(&server.curl("/index.php", &["-F", &form, "-F", "field=v"]));
+    assert_eq!(posted["method"], "POST");
+    assert_eq!(
+        posted["files"]["file"],
+        serde_json::json!(["upload.txt", 1000])
+    );
+    assert_eq!(posted["post"]["field"], "v");
+    let raw = answer(&server.curl("/index.php", &["--data-binary", "0123456789"]));
+    assert_eq!(raw["input"], 10);
+    let plain = answer(&server.get("/index.php"));
+    assert_eq!(plain["files"], serde_json::json!([]));
+    assert_eq!(plain["post"], serde_json::json!([]));
+    assert_eq!(plain["input"], 0);
+
+    // The front controller's routes reach the worker; other scripts run classically.
+    let routed = answer(&server.get("/blog/post?x=1"));
+    assert_eq!(routed["uri"], "/blog/post?x=1");
+    assert!(routed["count"].as_u64() > plain["count"].as_u64());
+    assert_eq!(server.get("/classic.php").text(), "classic\n");
+}
+
+#[test]
+fn fatal_errors_exit_and_timeouts_are_answered_and_the_worker_restarts() {
+    let server = worker_server(
+        ServerOptions::default()
+            .env("EPHPM_PHP__WORKER__WORKERS", "1")
+            .php_ini("max_execution_time", "1"),
+    );
+    assert_eq!(answer(&server.get("/index.php"))["count"], 1);
+    assert_eq!(answer(&server.get("/index.php"))["count"], 2);
+
+    let fatal = server.get("/index.php?fatal=1");
+    assert_eq!(fatal.status, 500);
+    assert_eq!(answer(&server.get("/index.php"))["count"], 1, "restarted");
+
+    let exited = server.get("/index.php?exit=1");
+    assert_eq!(exited.status, 200);
+    assert_eq!(exited.text(), "bye\n");
+    assert_eq!(answer(&server.get("/index.php"))["count"], 1, "restarted");
+
+    let spun = server.get("/index.php?spin=1");
+    assert_eq!(spun.status, 500);
+    assert!(spun.elapsed < Duration::from_secs(5), "{:?}", spun.elapsed);
+    assert_eq!(answer(&server.get("/index.php"))["count"], 1, "restarted");
+    assert!(server.log().contains("ended while answering a request"));
+}
+
+#[test]
+fn a_worker_that_never_boots_is_a_start_up_error() {
+    let output = Command::new(common::ephpm_binary())
+        .args(["serve", "--root"])
+        .arg(common::fixture("worker"))
+        .args(["--listen", "127.0.0.1:0", "--cores", "1", "--threads", "1"])
+        .args(["--worker", "broken.php"])
+        .env("EPHPM_DB__ENABLED", "false")
+        .env("EPHPM_KV__ENABLED", "false")
+        .env("EPHPM_NODE_API__ENABLED", "false")
+        .output()
+        .expect("running ephpm serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not boot"), "{stderr}");
+    assert!(
+        stderr.contains("cannot boot"),
+        "the PHP error is logged: {stderr}"
+    );
+}
+
+#[test]
+fn max_requests_recycles_workers_without_losing_requests() {
+    let server = worker_server(
+        ServerOptions::default()
+            .cores(2)
+            .env("EPHPM_PHP__WORKER__WORKERS", "2")
+            .env("EPHPM_PHP__WORKER__MAX_REQUESTS", "5"),
+    );
+    let output = Command::new("wrk")
+        .args(["-t", "1", "-c", "8", "-d", "2s", "--timeout", "5s"])
+        .arg(server.url("/index.php"))
+        .output()
+        .expect("running wrk (apt-get install wrk)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+    for _ in 0..20 {
+        let count = answer(&server.get("/index.php"))["count"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(
+            (1..=5).contains(&count),
+            "count {count} beyond max_requests"
+        );
+    }
+}
