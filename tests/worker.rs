@@ -77,6 +77,21 @@ fn a_worker_keeps_its_state_while_every_request_is_fresh() {
     assert_eq!(plain["post"], serde_json::json!([]));
     assert_eq!(plain["input"], 0);
 
+    // Sessions: kept for the client that has the cookie, invisible to the next request.
+    let started = server.get("/index.php?session=1");
+    assert_eq!(answer(&started)["session"], 1);
+    let cookie = started
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|value| value.starts_with("PHPSESSID="))
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let resumed = answer(&server.curl("/index.php?session=1", &["-b", &cookie]));
+    assert_eq!(resumed["session"], 2);
+    assert_eq!(answer(&server.get("/index.php"))["has_session"], false);
+    assert_eq!(answer(&server.get("/index.php?session=1"))["session"], 1);
+
     // The front controller's routes reach the worker; other scripts run classically.
     let routed = answer(&server.get("/blog/post?x=1"));
     assert_eq!(routed["uri"], "/blog/post?x=1");

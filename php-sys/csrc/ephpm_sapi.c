@@ -253,12 +253,31 @@ static void worker_activate(const ephpm_request *req)
     zend_set_timeout(EG(timeout_seconds), 0);
 }
 
-/* Sends the running request's output and headers and ends its SAPI state. */
+/* Ends the session module's per-request state as a request shutdown does (writing and closing
+ * an open session), forgets $_SESSION, and starts the module's state afresh. */
+static void worker_reset_session(void)
+{
+    zend_module_entry *session = zend_hash_str_find_ptr(&module_registry, ZEND_STRL("session"));
+    if (session == NULL) {
+        return;
+    }
+    if (session->request_shutdown_func) {
+        session->request_shutdown_func(session->type, session->module_number);
+    }
+    zend_hash_str_del(&EG(symbol_table), ZEND_STRL("_SESSION"));
+    if (session->request_startup_func) {
+        session->request_startup_func(session->type, session->module_number);
+    }
+}
+
+/* Sends the running request's output and headers, closes its session and ends its SAPI
+ * state. */
 static void worker_deactivate(void)
 {
     zend_unset_timeout();
     php_output_end_all();
     php_header();
+    worker_reset_session();
     php_output_deactivate();
     if (!request_finished && SG(server_context) != NULL) {
         host.finish_request(SG(server_context));
