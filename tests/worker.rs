@@ -173,3 +173,35 @@ fn max_requests_recycles_workers_without_losing_requests() {
         );
     }
 }
+
+#[test]
+fn sighup_reloads_every_worker_under_load_without_losing_requests() {
+    let server = worker_server(
+        ServerOptions::default()
+            .cores(2)
+            .env("EPHPM_PHP__WORKER__WORKERS", "2"),
+    );
+    let mut load = Command::new("wrk")
+        .args(["-t", "1", "-c", "8", "-d", "3s", "--timeout", "5s"])
+        .arg(server.url("/index.php"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running wrk (apt-get install wrk)");
+    std::thread::sleep(Duration::from_millis(1000));
+    let signalled_at: u64 = server.get("/now.php").text().parse().expect("hrtime");
+    server.signal("HUP");
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut load.stdout.take().expect("wrk's stdout"), &mut report)
+        .expect("reading wrk's report");
+    assert!(load.wait().expect("wrk ran").success(), "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+    assert!(server.log().contains("SIGHUP: reloading the PHP workers"));
+    // Every worker booted again after the signal.
+    for _ in 0..12 {
+        let booted_at = answer(&server.get("/index.php"))["booted_at"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(booted_at > signalled_at, "a worker was not reloaded");
+    }
+}

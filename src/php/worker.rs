@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,6 +20,8 @@ use super::responder::ChannelResponder;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two boots of a failing worker.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often a worker waiting for a request looks for a reload.
+const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// How long the workers get to boot at start-up (reach their first
 /// `frankenphp_handle_request()`).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,6 +37,25 @@ pub struct WorkerSpec {
     pub workers: usize,
     /// Requests before a worker is restarted; 0 means no limit.
     pub max_requests: u64,
+    /// Bumped to restart every worker (SIGHUP, a watched file changed).
+    pub reload: Reload,
+}
+
+/// Asks every worker of every core to restart: each finishes the request it is answering,
+/// then boots the script again, one at a time as they come back for their next request, so
+/// queued requests wait instead of failing.
+#[derive(Debug, Clone, Default)]
+pub struct Reload(Arc<AtomicU64>);
+
+impl Reload {
+    /// Restarts the workers.
+    pub fn trigger(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The worker threads of one core.
@@ -124,6 +145,8 @@ impl Workers {
         loop {
             let mut source = JobSource {
                 jobs: &self.jobs,
+                reload: &self.spec.reload,
+                generation: self.spec.reload.generation(),
                 limit: self.spec.max_requests,
                 served: 0,
                 busy: &self.busy,
@@ -152,7 +175,13 @@ impl Workers {
                 std::thread::sleep(wait);
             } else {
                 failures = 0;
-                if outcome.ended_in_request {
+                if source.generation != self.spec.reload.generation() {
+                    log::info!(
+                        "worker {} (core {}) reloading",
+                        self.spec.script.display(),
+                        self.core_index
+                    );
+                } else if outcome.ended_in_request {
                     log::warn!(
                         "worker {} ended while answering a request (exit status {}); restarting it",
                         self.spec.script.display(),
@@ -183,6 +212,9 @@ impl Workers {
 /// The jobs one run of the worker script answers.
 struct JobSource<'a> {
     jobs: &'a Receiver<PhpJob>,
+    reload: &'a Reload,
+    /// The reload generation this run of the script started in.
+    generation: u64,
     /// `max_requests`: this run ends after that many requests (0: never).
     limit: u64,
     /// Requests handed to this run so far.
@@ -203,11 +235,17 @@ impl WorkerRequests for JobSource<'_> {
             // This run reached max_requests: end it; the worker starts afresh.
             return None;
         }
-        let job = match self.jobs.recv() {
-            Ok(job) => job,
-            Err(_) => {
-                self.stopped = true;
+        let job = loop {
+            if self.reload.generation() != self.generation {
                 return None;
+            }
+            match self.jobs.recv_timeout(RELOAD_POLL) {
+                Ok(job) => break job,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    self.stopped = true;
+                    return None;
+                }
             }
         };
         self.served += 1;

@@ -36,6 +36,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("document root {}", config.server.document_root.display()))?;
     preflight::check_io_uring()?;
     let worker = worker_spec(&config, &docroot)?;
+    if let Some(worker) = &worker {
+        reload_workers_on_sighup(worker.reload.clone())?;
+    }
     let database = start_database(&config)?;
     let store = config
         .kv
@@ -301,5 +304,22 @@ fn worker_spec(config: &Config, docroot: &DocRoot) -> anyhow::Result<Option<php:
             n => n,
         },
         max_requests: worker.max_requests,
+        reload: php::Reload::default(),
     }))
+}
+
+/// Reloads the workers on SIGHUP (after a deploy), from a thread of its own.
+fn reload_workers_on_sighup(reload: php::Reload) -> anyhow::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+        .context("installing the SIGHUP handler")?;
+    std::thread::Builder::new()
+        .name("ephpm-sighup".to_owned())
+        .spawn(move || {
+            for _ in signals.forever() {
+                log::info!("SIGHUP: reloading the PHP workers");
+                reload.trigger();
+            }
+        })
+        .context("starting the SIGHUP thread")?;
+    Ok(())
 }
