@@ -123,6 +123,24 @@ fn fatal_errors_exit_and_timeouts_are_answered_and_the_worker_restarts() {
     assert!(spun.elapsed < Duration::from_secs(5), "{:?}", spun.elapsed);
     assert_eq!(answer(&server.get("/index.php"))["count"], 1, "restarted");
     assert!(server.log().contains("ended while answering a request"));
+
+    // /metrics shows the worker's memory, requests and restarts.
+    let metrics = common::curl(&[
+        "-s",
+        &format!("http://127.0.0.1:{}/metrics", server.node_api_port()),
+    ])
+    .text();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(&format!("{name}{{core=\"0\",worker=\"0\"}}")))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert!(value("ephpm_php_worker_memory_bytes") > 100_000);
+    assert!(value("ephpm_php_worker_requests_total") >= 8);
+    assert!(value("ephpm_php_worker_restarts_total") >= 3);
 }
 
 #[test]

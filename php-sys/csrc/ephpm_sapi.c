@@ -841,6 +841,11 @@ ephpm_outcome ephpm_execute(const ephpm_request *req)
     return outcome;
 }
 
+size_t ephpm_memory_usage(void)
+{
+    return zend_memory_usage(0);
+}
+
 ephpm_outcome ephpm_execute_worker(const ephpm_request *boot, void *worker)
 {
     worker_ctx = worker;

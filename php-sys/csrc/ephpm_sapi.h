@@ -106,6 +106,8 @@ ephpm_outcome ephpm_execute(const ephpm_request *request);
  * frankenphp_handle_request() call takes the next request from callbacks->next_request(worker)
  * and completes it with callbacks->finish_request(ctx). Returns when the script ends. */
 ephpm_outcome ephpm_execute_worker(const ephpm_request *boot, void *worker);
+/* PHP's memory use on the calling (registered) thread, as memory_get_usage() reports it. */
+size_t ephpm_memory_usage(void);
 /* Runs a script as the CLI would (argv[0] is the script). Returns the exit status. */
 int ephpm_run_cli(const char *script, int argc, char **argv);
 /* PHP's version string. */

@@ -12,8 +12,9 @@ use crate::request::{Outcome, RawRequest, Request, ResponseHandler};
 /// Where a worker script's requests come from.
 pub trait WorkerRequests {
     /// Blocks until the next request arrives, with the handler its response goes to; `None`
-    /// stops the worker (`frankenphp_handle_request()` returns false).
-    fn next(&mut self) -> Option<(Request, Box<dyn ResponseHandler>)>;
+    /// stops the worker (`frankenphp_handle_request()` returns false). `memory_bytes` is the
+    /// worker's PHP memory use now (`memory_get_usage()`), between two requests.
+    fn next(&mut self, memory_bytes: u64) -> Option<(Request, Box<dyn ResponseHandler>)>;
 }
 
 /// How a worker script ended.
@@ -99,9 +100,9 @@ impl<'w> WorkerState<'w> {
 
     /// The shim finished the current request (it called `finish_request` for it): drop it and
     /// wait for the next one.
-    fn next(&mut self) -> Option<&ffi::ephpm_request> {
+    fn next(&mut self, memory_bytes: u64) -> Option<&ffi::ephpm_request> {
         self.current = None;
-        let (request, handler) = self.requests.next()?;
+        let (request, handler) = self.requests.next(memory_bytes)?;
         self.handed += 1;
         let current = self.current.insert(Current::new(request, handler));
         current.raw()
@@ -133,9 +134,12 @@ pub(crate) unsafe extern "C" fn next_request(worker: *mut c_void) -> *const ffi:
     // SAFETY: `worker` is the WorkerState that PhpThread::execute_worker passed to the shim
     // and keeps alive (untouched) for the whole call; the shim calls back on the same thread.
     let state = unsafe { &mut *worker.cast::<WorkerState<'_>>() };
+    // SAFETY: called by the shim on the worker's PHP thread, between two requests.
+    let memory = unsafe { ffi::ephpm_memory_usage() };
+    let memory = u64::try_from(memory).unwrap_or(u64::MAX);
     match catch_unwind(AssertUnwindSafe(|| {
         state
-            .next()
+            .next(memory)
             .map_or(std::ptr::null(), |raw| raw as *const ffi::ephpm_request)
     })) {
         Ok(raw) => raw,

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use dbwire::proxy::{PoolSnapshot, ProxyBackend};
 
 use super::Sources;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::php::{WorkerSlot, WorkerStats};
 use crate::server::limit::ConnectionLimit;
 use crate::server::tls::HandshakeStats;
 
@@ -143,7 +144,47 @@ pub(super) fn render(sources: &Sources) -> String {
     if let Some(tls) = &sources.tls {
         render_tls(&mut out, tls);
     }
+    if let Some(workers) = &sources.workers {
+        render_workers(&mut out, workers);
+    }
     out.text
+}
+
+/// Each PHP worker's memory, requests and restarts (worker mode).
+fn render_workers(out: &mut Exposition, stats: &WorkerStats) {
+    let slots = stats.snapshot();
+    type Figure = fn(&WorkerSlot) -> &AtomicU64;
+    let families: [(&str, &str, &str, Figure); 3] = [
+        (
+            "ephpm_php_worker_memory_bytes",
+            "gauge",
+            "PHP memory a worker holds between requests (memory_get_usage()).",
+            |slot| &slot.memory_bytes,
+        ),
+        (
+            "ephpm_php_worker_requests_total",
+            "counter",
+            "Requests a worker answered.",
+            |slot| &slot.requests,
+        ),
+        (
+            "ephpm_php_worker_restarts_total",
+            "counter",
+            "Times a worker's script was started again (crash, max_requests, reload).",
+            |slot| &slot.restarts,
+        ),
+    ];
+    for (name, kind, help, figure) in families {
+        out.family(name, kind, help);
+        for slot in &slots {
+            let (core, worker) = (slot.core.to_string(), slot.index.to_string());
+            out.sample(
+                name,
+                &[("core", &core), ("worker", &worker)],
+                figure(slot).load(Ordering::Relaxed),
+            );
+        }
+    }
 }
 
 fn render_proxy(out: &mut Exposition, proxy: &ProxyBackend) {

@@ -37,6 +37,8 @@ pub struct Sources {
     pub listeners: Vec<ConnectionLimit>,
     /// HTTPS handshake counters, when `[server.tls]` is on.
     pub tls: Option<Arc<HandshakeStats>>,
+    /// The PHP workers' figures, in worker mode.
+    pub workers: Option<Arc<crate::php::WorkerStats>>,
 }
 
 /// The running node API listener.

@@ -7,7 +7,7 @@ mod worker;
 
 pub use pool::{PhpJob, PhpPool, PoolHandle};
 pub use responder::{RequestBody, ResponseEvent};
-pub use worker::{Reload, WorkerSpec};
+pub use worker::{Reload, WorkerSlot, WorkerSpec, WorkerStats};
 
 use anyhow::Context as _;
 use php_sys::{Engine, EngineConfig, Mode};

@@ -39,6 +39,57 @@ pub struct WorkerSpec {
     pub max_requests: u64,
     /// Bumped to restart every worker (SIGHUP, a watched file changed).
     pub reload: Reload,
+    /// Where the workers report their figures for `/metrics`.
+    pub stats: Arc<WorkerStats>,
+}
+
+/// The figures of every worker of every core, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    workers: Mutex<Vec<Arc<WorkerSlot>>>,
+}
+
+/// One worker's figures.
+#[derive(Debug)]
+pub struct WorkerSlot {
+    /// The core the worker runs on.
+    pub core: usize,
+    /// The worker's number on its core.
+    pub index: usize,
+    /// PHP memory in use after the last request (`memory_get_usage()`).
+    pub memory_bytes: AtomicU64,
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Times the script was started again (crash, max_requests, reload).
+    pub restarts: AtomicU64,
+}
+
+impl WorkerStats {
+    fn register(&self, core: usize, index: usize) -> Arc<WorkerSlot> {
+        let slot = Arc::new(WorkerSlot {
+            core,
+            index,
+            memory_bytes: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+        });
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::clone(&slot));
+        slot
+    }
+
+    /// Every worker's figures, by core and number.
+    pub fn snapshot(&self) -> Vec<Arc<WorkerSlot>> {
+        let mut slots = self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        slots.sort_by_key(|slot| (slot.core, slot.index));
+        slots
+    }
 }
 
 /// Asks every worker of every core to restart: each finishes the request it is answering,
@@ -94,10 +145,11 @@ impl Workers {
         for n in 0..count {
             let this = Arc::clone(&workers);
             let booted = booted_tx.clone();
+            let slot = workers.spec.stats.register(core_index, n);
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{core_index}-{n}"))
                 .stack_size(PHP_THREAD_STACK)
-                .spawn(move || this.run(booted))?;
+                .spawn(move || this.run(booted, &slot))?;
             workers
                 .handles
                 .lock()
@@ -126,7 +178,7 @@ impl Workers {
 
     /// One worker thread: runs the script again whenever it ends, until the pool stops. Its
     /// first boot is reported on `booted`.
-    fn run(&self, booted: crossbeam_channel::Sender<Result<(), String>>) {
+    fn run(&self, booted: crossbeam_channel::Sender<Result<(), String>>, slot: &WorkerSlot) {
         let mut booted = Some(booted);
         if let Some(core) = self.core {
             core_affinity::set_for_current(core);
@@ -152,12 +204,14 @@ impl Workers {
                 busy: &self.busy,
                 stopped: false,
                 booted: booted.take(),
+                slot,
             };
             let mut boot_output = BootOutput;
             let outcome = php.execute_worker(&boot, &mut boot_output, &mut source);
             if source.stopped {
                 return;
             }
+            slot.restarts.fetch_add(1, Ordering::Relaxed);
             if let Some(never_booted) = source.booted.take() {
                 let why = format!("it ended with exit status {}", outcome.outcome.exit_status);
                 let _ = never_booted.send(Err(why));
@@ -224,10 +278,14 @@ struct JobSource<'a> {
     stopped: bool,
     /// Told once, when the script first asks for a request (it booted).
     booted: Option<crossbeam_channel::Sender<Result<(), String>>>,
+    slot: &'a WorkerSlot,
 }
 
 impl WorkerRequests for JobSource<'_> {
-    fn next(&mut self) -> Option<(php_sys::Request, Box<dyn ResponseHandler>)> {
+    fn next(&mut self, memory_bytes: u64) -> Option<(php_sys::Request, Box<dyn ResponseHandler>)> {
+        self.slot
+            .memory_bytes
+            .store(memory_bytes, Ordering::Relaxed);
         if let Some(booted) = self.booted.take() {
             let _ = booted.send(Ok(()));
         }
@@ -249,6 +307,7 @@ impl WorkerRequests for JobSource<'_> {
             }
         };
         self.served += 1;
+        self.slot.requests.fetch_add(1, Ordering::Relaxed);
         self.busy.fetch_add(1, Ordering::Relaxed);
         let responder = BusyResponder {
             inner: ChannelResponder::new(job.events, job.body),

@@ -88,6 +88,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
                 kv: store.clone(),
                 listeners,
                 tls: config.server.tls.enabled().then(|| Arc::clone(&tls_stats)),
+                workers: worker.as_ref().map(|spec| Arc::clone(&spec.stats)),
             };
             NodeApi::start(&config.node_api, sources)
         })
@@ -305,6 +306,7 @@ fn worker_spec(config: &Config, docroot: &DocRoot) -> anyhow::Result<Option<php:
         },
         max_requests: worker.max_requests,
         reload: php::Reload::default(),
+        stats: Arc::default(),
     }))
 }
 
