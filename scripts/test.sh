@@ -8,7 +8,7 @@ cd "$ROOT"
 
 bash "$ROOT/scripts/setup.sh" --debug >/dev/null
 bash "$ROOT/scripts/build-php-extension.sh" php-redis >/dev/null
-ensure_apt curl wrk nghttp2-client pebble openssl gzip mariadb-server mariadb-client sysbench wordpress wordpress-theme-twentytwentythree redis-tools php-nrk-predis
+ensure_apt curl wrk nghttp2-client pebble openssl php-symfony-http-kernel php-symfony-routing gzip mariadb-server mariadb-client sysbench wordpress wordpress-theme-twentytwentythree redis-tools php-nrk-predis
 ulimit -n 65536 2>/dev/null || true
 
 step "cargo fmt --check"

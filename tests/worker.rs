@@ -223,3 +223,38 @@ fn sighup_reloads_every_worker_under_load_without_losing_requests() {
         assert!(booted_at > signalled_at, "a worker was not reloaded");
     }
 }
+
+#[test]
+fn a_symfony_kernel_from_debian_packages_boots_once_in_worker_mode() {
+    let symfony = || {
+        ServerOptions::default()
+            .docroot_source(&common::fixture("symfony"))
+            .serve_subdir("public")
+    };
+    // Classic mode: the same application, booted for every request.
+    let classic = Server::start(symfony());
+    let page = classic.get("/hello/classic");
+    assert_eq!(page.status, 200);
+    assert_eq!(answer(&page)["worker"], serde_json::Value::Null);
+    drop(classic);
+
+    let server = Server::start(
+        symfony()
+            .env("EPHPM_PHP__WORKER__SCRIPT", "index.php")
+            .env("EPHPM_PHP__WORKER__WORKERS", "1"),
+    );
+    let home = server.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.text().contains("<h1>Hello from Symfony</h1>"));
+    let first = answer(&server.get("/hello/world?x=1"));
+    assert_eq!(first["hello"], "world");
+    assert_eq!(first["query"]["x"], "1");
+    let second = answer(&server.curl("/hello/form", &["-d", "field=value"]));
+    assert_eq!(second["method"], "POST");
+    assert_eq!(second["form"]["field"], "value");
+    assert_eq!(second["query"], serde_json::json!([]));
+    // One kernel, booted once, answered every request.
+    assert_eq!(second["worker"]["booted_at"], first["worker"]["booted_at"]);
+    assert_eq!(second["worker"]["served"], 3);
+    assert_eq!(server.get("/no/such/route").status, 404);
+}

@@ -63,6 +63,9 @@ pub struct ServerOptions {
     pub nofile: Option<u64>,
     /// Listen on this port instead of a free one chosen at start.
     pub port: Option<u16>,
+    /// Serve this directory of the docroot copy (e.g. `public` of an application whose code
+    /// lives next to it) instead of the copy itself.
+    pub serve_subdir: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +81,7 @@ impl Default for ServerOptions {
             setup: None,
             nofile: None,
             port: None,
+            serve_subdir: None,
         }
     }
 }
@@ -86,6 +90,12 @@ impl ServerOptions {
     /// Sets `--cores`.
     pub fn cores(mut self, cores: usize) -> Self {
         self.cores = cores;
+        self
+    }
+
+    /// Serves `subdir` of the docroot copy.
+    pub fn serve_subdir(mut self, subdir: &str) -> Self {
+        self.serve_subdir = Some(subdir.to_owned());
         self
     }
 
@@ -201,7 +211,10 @@ impl Server {
         command
             .arg("serve")
             .arg("--root")
-            .arg(&docroot)
+            .arg(match &options.serve_subdir {
+                Some(subdir) => docroot.join(subdir),
+                None => docroot.clone(),
+            })
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--cores")
