@@ -354,6 +354,9 @@ pub struct WorkerConfig {
     pub workers: usize,
     /// Requests a worker answers before it is restarted; 0 means no limit.
     pub max_requests: u64,
+    /// Variables added to `$_SERVER` for the worker script and every request it answers (e.g.
+    /// `APP_RUNTIME` for symfony/runtime).
+    pub env: BTreeMap<String, String>,
 }
 
 impl WorkerConfig {

@@ -30,13 +30,18 @@ fn answer(response: &common::Response) -> serde_json::Value {
 
 #[test]
 fn a_worker_keeps_its_state_while_every_request_is_fresh() {
-    let server = worker_server(ServerOptions::default().env("EPHPM_PHP__WORKER__WORKERS", "1"));
+    let server = worker_server(
+        ServerOptions::default()
+            .env("EPHPM_PHP__WORKER__WORKERS", "1")
+            .config_toml("[php.worker.env]\nAPP_NAME = \"demo\"\n"),
+    );
     let first = server.curl("/index.php?a=1&set=1", &["-b", "c=1", "-H", "X-Test: one"]);
     assert_eq!(first.status, 200);
     assert_eq!(first.header("x-set"), Some("yes"));
     let first = answer(&first);
     assert_eq!(first["count"], 1);
     assert_eq!(first["worker"], "1");
+    assert_eq!(first["app_name"], "demo");
     assert_eq!(first["get"]["a"], "1");
     assert_eq!(first["cookie"]["c"], "1");
     assert_eq!(first["header"], "one");

@@ -41,6 +41,8 @@ pub struct WorkerSpec {
     pub reload: Reload,
     /// Where the workers report their figures for `/metrics`.
     pub stats: Arc<WorkerStats>,
+    /// `php.worker.env`: added to `$_SERVER` of the script and of every request.
+    pub env: Vec<(String, String)>,
 }
 
 /// The figures of every worker of every core, for `/metrics`.
@@ -258,7 +260,9 @@ impl Workers {
         request.add_server_var("SCRIPT_FILENAME", script.as_bytes())?;
         request.add_server_var("DOCUMENT_ROOT", docroot.as_bytes())?;
         request.add_server_var("FRANKENPHP_WORKER", b"1")?;
-        request.add_server_var("EPHPM_WORKER", b"1")?;
+        for (name, value) in &self.spec.env {
+            request.add_server_var(name, value.as_bytes())?;
+        }
         Ok(request)
     }
 }

@@ -18,7 +18,7 @@ use crate::http::request::Limits;
 use crate::kvstore;
 use crate::php::PoolHandle;
 use crate::router::DocRoot;
-use crate::server::handler::Client;
+use crate::server::handler::{Client, WorkerRoute};
 use crate::server::http1::Connection;
 use crate::server::http2;
 use crate::server::limit::ConnectionLimit;
@@ -47,8 +47,9 @@ pub(crate) struct CoreContext {
     pub(crate) http2: bool,
     /// Pending ACME HTTP-01 challenges, answered before routing.
     pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
-    /// Requests that would run this script go to the workers (worker mode).
-    pub(crate) worker_script: Option<std::path::PathBuf>,
+    /// Requests that would run this script go to the workers, with these `$_SERVER` variables
+    /// added (worker mode).
+    pub(crate) worker: Option<Arc<WorkerRoute>>,
     pub(crate) shutdown: CoreShutdown,
     pub(crate) access_log: AccessLog,
 }
@@ -73,8 +74,8 @@ pub(crate) struct CoreSpec {
     pub(crate) tls_stats: Arc<HandshakeStats>,
     /// Pending ACME HTTP-01 challenges, when `[server.tls.acme]` uses them.
     pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
-    /// The worker script (absolute), in worker mode.
-    pub(crate) worker_script: Option<std::path::PathBuf>,
+    /// The worker script (absolute) and `php.worker.env`, in worker mode.
+    pub(crate) worker: Option<Arc<WorkerRoute>>,
 }
 
 /// Reports from a core to the main thread.
@@ -172,7 +173,7 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         gzip: server.gzip,
         http2: server.http2,
         acme_tokens: spec.acme_tokens.clone(),
-        worker_script: spec.worker_script.clone(),
+        worker: spec.worker.clone(),
         shutdown: CoreShutdown::new(),
         access_log: AccessLog::open(&spec.config.log.access_log)?,
     });

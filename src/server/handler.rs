@@ -26,6 +26,14 @@ pub(crate) struct Client {
     pub(crate) secure: bool,
 }
 
+/// Worker mode's routing: requests that would run `script` go to the workers, with `env`
+/// added to their `$_SERVER`.
+#[derive(Debug)]
+pub(crate) struct WorkerRoute {
+    pub(crate) script: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+}
+
 /// A response, for the protocol layer to frame.
 pub(crate) struct Response {
     pub(crate) status: u16,
@@ -208,9 +216,19 @@ async fn serve_php(
     if php_request::build(&mut request, head, &target, &conn, body.len()).is_err() {
         return Response::error(400).closing();
     }
-    let to_worker = core.worker_script.as_deref() == Some(target.script_filename);
-    if to_worker && request.add_server_var("FRANKENPHP_WORKER", b"1").is_err() {
-        return Response::error(500);
+    let worker = core
+        .worker
+        .as_deref()
+        .filter(|worker| worker.script == target.script_filename);
+    let to_worker = worker.is_some();
+    if let Some(worker) = worker {
+        let env = worker.env.iter();
+        let added = std::iter::once(("FRANKENPHP_WORKER", "1"))
+            .chain(env.map(|(name, value)| (name.as_str(), value.as_str())))
+            .try_for_each(|(name, value)| request.add_server_var(name, value.as_bytes()));
+        if added.is_err() {
+            return Response::error(500);
+        }
     }
     let (events_tx, events_rx) = async_channel::bounded(8);
     let job = PhpJob {

@@ -3,7 +3,7 @@
 
 mod body_buffer;
 pub(crate) mod core;
-mod handler;
+pub(crate) mod handler;
 mod http1;
 mod http2;
 pub(crate) mod limit;
@@ -137,7 +137,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             tls: tls.clone(),
             tls_stats: Arc::clone(&tls_stats),
             acme_tokens: acme_tokens.clone(),
-            worker_script: worker.as_ref().map(|spec| spec.script.clone()),
+            worker: worker.as_ref().map(|spec| {
+                Arc::new(handler::WorkerRoute {
+                    script: spec.script.clone(),
+                    env: spec.env.clone(),
+                })
+            }),
         };
         pools.push(pool);
         executors.push(core::spawn(spec, events_tx.clone())?);
@@ -307,6 +312,11 @@ fn worker_spec(config: &Config, docroot: &DocRoot) -> anyhow::Result<Option<php:
         max_requests: worker.max_requests,
         reload: php::Reload::default(),
         stats: Arc::default(),
+        env: worker
+            .env
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
     }))
 }
 
