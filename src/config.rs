@@ -357,6 +357,9 @@ pub struct WorkerConfig {
     /// Variables added to `$_SERVER` for the worker script and every request it answers (e.g.
     /// `APP_RUNTIME` for symfony/runtime).
     pub env: BTreeMap<String, String>,
+    /// Development: files or directories (relative to the document root, or absolute) whose
+    /// changes reload the workers; empty watches nothing.
+    pub watch: Vec<PathBuf>,
 }
 
 impl WorkerConfig {

@@ -45,6 +45,7 @@ fn a_worker_keeps_its_state_while_every_request_is_fresh() {
     assert_eq!(first["get"]["a"], "1");
     assert_eq!(first["cookie"]["c"], "1");
     assert_eq!(first["header"], "one");
+    assert_eq!(first["response_header"], "yes");
 
     // Nothing of the first request leaks into the second: superglobals, headers, cookies.
     let second_response = server.get("/index.php");
@@ -56,6 +57,7 @@ fn a_worker_keeps_its_state_while_every_request_is_fresh() {
     assert_eq!(second["get"], serde_json::json!([]));
     assert_eq!(second["cookie"], serde_json::json!([]));
     assert_eq!(second["header"], serde_json::Value::Null);
+    assert_eq!(second["response_header"], serde_json::Value::Null);
 
     // An output buffer left open is sent with its request, not with the next one.
     let buffered = server.get("/index.php?ob=1");
@@ -262,4 +264,53 @@ fn a_symfony_kernel_from_debian_packages_boots_once_in_worker_mode() {
     assert_eq!(second["worker"]["booted_at"], first["worker"]["booted_at"]);
     assert_eq!(second["worker"]["served"], 3);
     assert_eq!(server.get("/no/such/route").status, 404);
+}
+
+/// Waits up to 5 s until the worker answers with a boot time after `since` (hrtime).
+fn wait_for_reboot(server: &Server, since: u64) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let booted_at = answer(&server.get("/index.php"))["booted_at"]
+            .as_u64()
+            .unwrap_or(0);
+        if booted_at > since {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn the_node_api_and_watched_files_reload_the_workers() {
+    let server = worker_server(
+        ServerOptions::default()
+            .env("EPHPM_PHP__WORKER__WORKERS", "1")
+            .config_toml("[php.worker]\nwatch = [\"lib\"]\n"),
+    );
+    let before: u64 = server.get("/now.php").text().parse().expect("hrtime");
+    let reload = common::curl(&[
+        "-s",
+        "-X",
+        "POST",
+        &format!(
+            "http://127.0.0.1:{}/api/workers/reload",
+            server.node_api_port()
+        ),
+    ]);
+    assert_eq!(reload.status, 202, "{}", reload.text());
+    assert!(
+        wait_for_reboot(&server, before),
+        "the node API did not reload"
+    );
+
+    let before: u64 = server.get("/now.php").text().parse().expect("hrtime");
+    // A deploy changes a watched file.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(server.docroot().join("lib/version.txt"), "2\n").expect("changing a file");
+    assert!(
+        wait_for_reboot(&server, before),
+        "the file change did not reload"
+    );
+    assert!(server.log().contains("watched files changed"));
 }

@@ -333,6 +333,32 @@ PHP_FUNCTION(frankenphp_handle_request)
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_finish_request, 0, 0, _IS_BOOL, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_response_headers, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+/* frankenphp_response_headers() (apache_response_headers()): the response headers set so far,
+ * name => value. */
+PHP_FUNCTION(frankenphp_response_headers)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    zend_llist_position position;
+    sapi_header_struct *header = zend_llist_get_first_ex(&SG(sapi_headers).headers, &position);
+    while (header != NULL) {
+        const char *colon = memchr(header->header, ':', header->header_len);
+        if (colon != NULL && colon > header->header) {
+            const char *value = colon + 1;
+            const char *end = header->header + header->header_len;
+            while (value < end && (*value == ' ' || *value == '\t')) {
+                value++;
+            }
+            add_assoc_stringl_ex(return_value, header->header, colon - header->header,
+                                 (char *)value, end - value);
+        }
+        header = zend_llist_get_next_ex(&SG(sapi_headers).headers, &position);
+    }
+}
+
 static const zend_function_entry ephpm_functions[] = {
     PHP_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
     PHP_FE(getallheaders, arginfo_getallheaders)
@@ -343,6 +369,9 @@ static const zend_function_entry ephpm_functions[] = {
     PHP_FALIAS(ephpm_handle_request, frankenphp_handle_request, arginfo_frankenphp_handle_request)
     PHP_FALIAS(frankenphp_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
     PHP_FALIAS(ephpm_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
+    PHP_FE(frankenphp_response_headers, arginfo_frankenphp_response_headers)
+    PHP_FALIAS(ephpm_response_headers, frankenphp_response_headers, arginfo_frankenphp_response_headers)
+    PHP_FALIAS(apache_response_headers, frankenphp_response_headers, arginfo_frankenphp_response_headers)
     PHP_FE_END
 };
 

@@ -39,6 +39,8 @@ pub struct Sources {
     pub tls: Option<Arc<HandshakeStats>>,
     /// The PHP workers' figures, in worker mode.
     pub workers: Option<Arc<crate::php::WorkerStats>>,
+    /// Reloads the PHP workers (`POST /api/workers/reload`), in worker mode.
+    pub reload: Option<crate::php::Reload>,
 }
 
 /// The running node API listener.

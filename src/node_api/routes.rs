@@ -51,14 +51,27 @@ impl Response {
     }
 }
 
-/// Routes an authenticated `GET` or `HEAD`.
+/// Routes an authenticated `GET` or `HEAD`, or the one `POST` (`/api/workers/reload`).
 pub(super) fn answer(context: &Context, request: &Request) -> Response {
     if !authorized(&context.secret, request.authorization.as_deref()) {
         return Response::error(401, "missing or wrong bearer token (node_api.secret)");
     }
+    if request.method == "POST" && request.path == "/api/workers/reload" {
+        return match &context.sources.reload {
+            Some(reload) => {
+                reload.trigger();
+                log::info!("node API: reloading the PHP workers");
+                Response::json(202, &serde_json::json!({ "reloading": true }))
+            }
+            None => Response::error(404, "worker mode is off (php.worker.script is not set)"),
+        };
+    }
     let head_only = request.method == "HEAD";
     if request.method != "GET" && !head_only {
-        return Response::error(405, "the node API answers GET and HEAD only");
+        return Response::error(
+            405,
+            "the node API answers GET and HEAD (and POST /api/workers/reload)",
+        );
     }
     let mut response = route(&context.sources, &request.path);
     response.head_only = head_only;

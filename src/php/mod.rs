@@ -7,7 +7,7 @@ mod worker;
 
 pub use pool::{PhpJob, PhpPool, PoolHandle};
 pub use responder::{RequestBody, ResponseEvent};
-pub use worker::{Reload, WorkerSlot, WorkerSpec, WorkerStats};
+pub use worker::{watch_files, Reload, WorkerSlot, WorkerSpec, WorkerStats};
 
 use anyhow::Context as _;
 use php_sys::{Engine, EngineConfig, Mode};

@@ -385,3 +385,51 @@ fn backoff(failures: u32) -> Duration {
         .saturating_mul(1u32 << failures.saturating_sub(1).min(10))
         .min(MAX_BACKOFF)
 }
+
+/// How often watched files are looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// Most directory entries looked at per check (a runaway tree is not walked whole).
+const WATCH_LIMIT: usize = 100_000;
+
+/// Development: reloads the workers whenever a file under `paths` changes (is added, removed or
+/// modified), looking every second from a thread of its own.
+pub fn watch_files(paths: Vec<PathBuf>, reload: Reload) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("ephpm-watch".to_owned())
+        .spawn(move || {
+            let mut last = fingerprint(&paths);
+            loop {
+                std::thread::sleep(WATCH_INTERVAL);
+                let now = fingerprint(&paths);
+                if now != last {
+                    log::info!("watched files changed: reloading the PHP workers");
+                    reload.trigger();
+                    last = now;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// The newest modification time and the number of entries under `paths`.
+fn fingerprint(paths: &[PathBuf]) -> (Option<std::time::SystemTime>, usize) {
+    let mut newest = None;
+    let mut entries = 0;
+    let mut pending: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = pending.pop() {
+        if entries >= WATCH_LIMIT {
+            break;
+        }
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        entries += 1;
+        newest = newest.max(meta.modified().ok());
+        if meta.is_dir() {
+            if let Ok(dir) = std::fs::read_dir(&path) {
+                pending.extend(dir.flatten().map(|entry| entry.path()));
+            }
+        }
+    }
+    (newest, entries)
+}

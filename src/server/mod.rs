@@ -38,6 +38,16 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let worker = worker_spec(&config, &docroot)?;
     if let Some(worker) = &worker {
         reload_workers_on_sighup(worker.reload.clone())?;
+        let watched: Vec<_> = config
+            .php
+            .worker
+            .watch
+            .iter()
+            .map(|path| docroot.path().join(path))
+            .collect();
+        if !watched.is_empty() {
+            php::watch_files(watched, worker.reload.clone())?;
+        }
     }
     let database = start_database(&config)?;
     let store = config
@@ -89,6 +99,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
                 listeners,
                 tls: config.server.tls.enabled().then(|| Arc::clone(&tls_stats)),
                 workers: worker.as_ref().map(|spec| Arc::clone(&spec.stats)),
+                reload: worker.as_ref().map(|spec| spec.reload.clone()),
             };
             NodeApi::start(&config.node_api, sources)
         })
