@@ -314,3 +314,30 @@ fn the_node_api_and_watched_files_reload_the_workers() {
     );
     assert!(server.log().contains("watched files changed"));
 }
+
+#[test]
+fn headers_send_103_sends_early_hints_over_h1_and_h2() {
+    let server = worker_server(ServerOptions::default().env("EPHPM_PHP__WORKER__WORKERS", "1"));
+    for protocol in ["--http1.1", "--http2-prior-knowledge"] {
+        let output = Command::new("curl")
+            .args(["-s", "-i", protocol])
+            .arg(server.url("/index.php?hints=1"))
+            .output()
+            .expect("running curl");
+        let printed = String::from_utf8_lossy(&output.stdout).to_lowercase();
+        let hints = printed
+            .find(" 103")
+            .unwrap_or_else(|| panic!("no 103: {printed}"));
+        let last = printed
+            .find(" 200")
+            .unwrap_or_else(|| panic!("no 200: {printed}"));
+        assert!(hints < last, "{printed}");
+        assert!(
+            printed[hints..last].contains("link: </style.css>; rel=preload; as=style"),
+            "{printed}"
+        );
+        // The final response carries the header too, and the body follows.
+        assert!(printed[last..].contains("link: </style.css>"), "{printed}");
+        assert!(printed.contains("\"count\""), "{printed}");
+    }
+}

@@ -73,11 +73,10 @@ static void ephpm_flush(void *server_context)
     host.flush(server_context);
 }
 
-static int ephpm_send_headers(sapi_headers_struct *headers)
+/* Calls send(ctx, status, lines, count) with the header lines of `headers`. */
+static void pass_headers(sapi_headers_struct *headers, int status,
+                         void (*send)(void *, int, const ephpm_str *, size_t))
 {
-    if (cli_mode || SG(server_context) == NULL || request_finished) {
-        return SAPI_HEADER_SENT_SUCCESSFULLY;
-    }
     size_t count = zend_llist_count(&headers->headers);
     ephpm_str *lines = count ? emalloc(count * sizeof(ephpm_str)) : NULL;
     size_t i = 0;
@@ -88,11 +87,19 @@ static int ephpm_send_headers(sapi_headers_struct *headers)
         lines[i].len = h->header_len;
         i++;
     }
-    int status = headers->http_response_code ? headers->http_response_code : 200;
-    host.send_headers(SG(server_context), status, lines, i);
+    send(SG(server_context), status, lines, i);
     if (lines) {
         efree(lines);
     }
+}
+
+static int ephpm_send_headers(sapi_headers_struct *headers)
+{
+    if (cli_mode || SG(server_context) == NULL || request_finished) {
+        return SAPI_HEADER_SENT_SUCCESSFULLY;
+    }
+    int status = headers->http_response_code ? headers->http_response_code : 200;
+    pass_headers(headers, status, host.send_headers);
     return SAPI_HEADER_SENT_SUCCESSFULLY;
 }
 
@@ -333,6 +340,36 @@ PHP_FUNCTION(frankenphp_handle_request)
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_finish_request, 0, 0, _IS_BOOL, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers_send, 0, 0, IS_LONG, 0)
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "200")
+ZEND_END_ARG_INFO()
+
+/* headers_send(int $status = 200): int (FrankenPHP): with a 1xx status, sends an informational
+ * response (e.g. 103 Early Hints with the Link headers set so far) and the script goes on;
+ * otherwise sends the response headers now with that status. */
+PHP_FUNCTION(headers_send)
+{
+    zend_long status = 200;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_LONG(status)
+    ZEND_PARSE_PARAMETERS_END();
+    if (status < 100 || status > 999) {
+        zend_argument_value_error(1, "must be a valid HTTP status code");
+        RETURN_THROWS();
+    }
+    if (SG(headers_sent) || cli_mode || SG(server_context) == NULL || request_finished) {
+        RETURN_LONG(SG(sapi_headers).http_response_code);
+    }
+    if (status < 200) {
+        pass_headers(&SG(sapi_headers), (int)status, host.send_informational);
+        RETURN_LONG(status);
+    }
+    SG(sapi_headers).http_response_code = (int)status;
+    php_header();
+    RETURN_LONG(status);
+}
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_response_headers, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 
@@ -370,6 +407,7 @@ static const zend_function_entry ephpm_functions[] = {
     PHP_FALIAS(frankenphp_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
     PHP_FALIAS(ephpm_finish_request, fastcgi_finish_request, arginfo_frankenphp_finish_request)
     PHP_FE(frankenphp_response_headers, arginfo_frankenphp_response_headers)
+    PHP_FE(headers_send, arginfo_headers_send)
     PHP_FALIAS(ephpm_response_headers, frankenphp_response_headers, arginfo_frankenphp_response_headers)
     PHP_FALIAS(apache_response_headers, frankenphp_response_headers, arginfo_frankenphp_response_headers)
     PHP_FE_END

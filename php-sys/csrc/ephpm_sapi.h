@@ -50,6 +50,8 @@ typedef struct ephpm_callbacks {
     void (*flush)(void *ctx);
     /* The status and the header lines ("Name: value"), once per request, before any output. */
     void (*send_headers)(void *ctx, int status, const ephpm_str *lines, size_t count);
+    /* An informational (1xx) response, e.g. 103 Early Hints, before the final one. */
+    void (*send_informational)(void *ctx, int status, const ephpm_str *lines, size_t count);
     /* Reads up to len request-body bytes into buf; 0 means end of body. */
     size_t (*read_body)(void *ctx, char *buf, size_t len);
     /* fastcgi_finish_request(): the response is complete; later output is discarded. */

@@ -17,6 +17,7 @@ pub(crate) static HOST_CALLBACKS: ffi::ephpm_callbacks = ffi::ephpm_callbacks {
     write: Some(write),
     flush: Some(flush),
     send_headers: Some(send_headers),
+    send_informational: Some(send_informational),
     read_body: Some(read_body),
     finish_request: Some(finish_request),
     log_message: Some(log_message),
@@ -88,6 +89,29 @@ unsafe extern "C" fn send_headers(
         .unwrap_or(500);
     with_handler(ctx, (), |handler| {
         handler.send_headers(status, HeaderLines { lines })
+    });
+}
+
+unsafe extern "C" fn send_informational(
+    ctx: *mut c_void,
+    status: c_int,
+    lines: *const ffi::ephpm_str,
+    count: usize,
+) {
+    let lines = if lines.is_null() || count == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the shim passes an array of `count` entries valid for this call.
+        unsafe { std::slice::from_raw_parts(lines, count) }
+    };
+    let Some(status) = u16::try_from(status)
+        .ok()
+        .filter(|s| (100..200).contains(s))
+    else {
+        return;
+    };
+    with_handler(ctx, (), |handler| {
+        handler.send_informational(status, HeaderLines { lines })
     });
 }
 

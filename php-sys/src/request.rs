@@ -21,6 +21,9 @@ pub trait ResponseHandler {
     /// `fastcgi_finish_request()`: the response is complete; the script keeps running and its
     /// later output is discarded by the SAPI.
     fn finish_request(&mut self);
+    /// An informational (1xx) response before the final one: `headers_send(103)` sends the
+    /// Link headers set so far as 103 Early Hints. Ignored unless overridden.
+    fn send_informational(&mut self, _status: u16, _headers: HeaderLines<'_>) {}
 }
 
 /// The header lines PHP sends, as raw `Name: value` byte strings.

@@ -36,6 +36,8 @@ pub enum ResponseEvent {
     Body(Vec<u8>),
     /// The streamed response is complete.
     End,
+    /// An informational (1xx) response, before the final one (`headers_send(103)`).
+    Informational(ResponseHead),
 }
 
 /// A request body, in memory or in a temporary file, read by PHP in pieces.
@@ -225,6 +227,17 @@ impl ResponseHandler for ChannelResponder {
 
     fn finish_request(&mut self) {
         self.complete();
+    }
+
+    fn send_informational(&mut self, status: u16, headers: HeaderLines<'_>) {
+        if self.completed || self.streaming {
+            return;
+        }
+        let headers = headers.filter_map(split_header_line).collect();
+        self.send(ResponseEvent::Informational(ResponseHead {
+            status,
+            headers,
+        }));
     }
 }
 

@@ -347,6 +347,10 @@ impl ResponseHandler for BusyResponder {
     fn finish_request(&mut self) {
         self.inner.complete();
     }
+
+    fn send_informational(&mut self, status: u16, headers: HeaderLines<'_>) {
+        self.inner.send_informational(status, headers);
+    }
 }
 
 impl Drop for BusyResponder {

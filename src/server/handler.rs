@@ -64,6 +64,21 @@ pub(crate) enum ResponseBody {
     /// PHP flushed output before finishing: the body arrives as [`ResponseEvent::Body`]
     /// pieces until [`ResponseEvent::End`].
     Stream(async_channel::Receiver<ResponseEvent>),
+    /// This response is informational (1xx, e.g. 103 Early Hints): the final one follows from
+    /// [`next_response`].
+    Interim(PendingPhp),
+}
+
+/// A PHP response still to come after an informational one.
+pub(crate) struct PendingPhp {
+    events: async_channel::Receiver<ResponseEvent>,
+    head_only: bool,
+}
+
+/// An informational response: status and headers.
+pub(crate) struct Interim {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Response {
@@ -103,6 +118,21 @@ impl Response {
     pub(crate) fn closing(mut self) -> Response {
         self.close = true;
         self
+    }
+
+    /// Splits an informational response from what produces the final one; a final response
+    /// comes back as `Err`.
+    pub(crate) fn into_interim(self) -> Result<(Interim, PendingPhp), Response> {
+        match self.body {
+            ResponseBody::Interim(pending) => Ok((
+                Interim {
+                    status: self.status,
+                    headers: self.headers,
+                },
+                pending,
+            )),
+            _ => Err(self),
+        }
     }
 }
 
@@ -191,12 +221,28 @@ pub(crate) async fn respond(
         Route::NotFound => Response::error(404),
         Route::BadRequest => Response::error(400).closing(),
     };
+    add_policy_headers(core, client, &mut response);
+    response
+}
+
+/// The response that follows an informational one.
+pub(crate) async fn next_response(
+    core: &CoreContext,
+    pending: PendingPhp,
+    client: &Client,
+) -> Response {
+    let mut response = php_answer(pending.events, pending.head_only).await;
+    add_policy_headers(core, client, &mut response);
+    response
+}
+
+/// The headers every response of this server carries: HSTS over TLS.
+fn add_policy_headers(core: &CoreContext, client: &Client, response: &mut Response) {
     if let Some(hsts) = core.hsts.as_ref().filter(|_| client.secure) {
         response
             .headers
             .push(("Strict-Transport-Security".to_owned(), hsts.clone()));
     }
-    response
 }
 
 async fn serve_php(
@@ -249,8 +295,12 @@ async fn serve_php(
         );
         return Response::error(503);
     }
-    let head_only = head.method == "HEAD";
-    match events_rx.recv().await {
+    php_answer(events_rx, head.method == "HEAD").await
+}
+
+/// The response PHP produces on `events`: whole, streamed, or informational first.
+async fn php_answer(events: async_channel::Receiver<ResponseEvent>, head_only: bool) -> Response {
+    match events.recv().await {
         Ok(ResponseEvent::Complete { head, body }) => Response {
             status: head.status,
             body: if head_only || status_has_no_body(head.status) {
@@ -264,7 +314,13 @@ async fn serve_php(
         Ok(ResponseEvent::Head(head)) => Response {
             status: head.status,
             headers: head.headers,
-            body: ResponseBody::Stream(events_rx),
+            body: ResponseBody::Stream(events),
+            close: false,
+        },
+        Ok(ResponseEvent::Informational(head)) => Response {
+            status: head.status,
+            headers: head.headers,
+            body: ResponseBody::Interim(PendingPhp { events, head_only }),
             close: false,
         },
         Ok(ResponseEvent::Body(_) | ResponseEvent::End) | Err(_) => Response::error(500).closing(),

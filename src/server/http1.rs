@@ -17,7 +17,7 @@ use crate::http::response::{self, BodyLength};
 use crate::php::{RequestBody, ResponseEvent};
 use crate::server::body_buffer::BodyBuffer;
 use crate::server::core::CoreContext;
-use crate::server::handler::{self, Client, Response, ResponseBody};
+use crate::server::handler::{self, Client, Interim, Response, ResponseBody};
 use crate::server::http2;
 use crate::server::read_buffer::ReadBuffer;
 use crate::server::transport::{Rewind, Transport};
@@ -295,8 +295,40 @@ impl<T: Transport> Connection<T> {
             }
         };
         let core = Rc::clone(&self.core);
-        let response = handler::respond(&core, &head, body, &client).await;
-        self.send_response(head.version, response, keep_alive).await
+        let mut response = handler::respond(&core, &head, body, &client).await;
+        loop {
+            match response.into_interim() {
+                Ok((interim, pending)) => {
+                    self.send_interim(head.version, &interim).await?;
+                    response = handler::next_response(&core, pending, &client).await;
+                }
+                Err(last) => break self.send_response(head.version, last, keep_alive).await,
+            }
+        }
+    }
+
+    /// Writes an informational (1xx) response; HTTP/1.0 clients, who cannot read one, get
+    /// none.
+    async fn send_interim(&mut self, version: Version, interim: &Interim) -> io::Result<()> {
+        if version == Version::Http10 {
+            return Ok(());
+        }
+        let headers: Vec<(&str, &[u8])> = interim
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_slice()))
+            .collect();
+        self.output.clear();
+        let length = BodyLength::None;
+        response::write_head(
+            &mut self.output,
+            version,
+            interim.status,
+            &headers,
+            length,
+            true,
+        );
+        self.flush_output().await
     }
 
     fn client(&self) -> Client {
@@ -371,7 +403,7 @@ impl<T: Transport> Connection<T> {
             .collect();
         self.output.clear();
         let bytes = match response.body {
-            ResponseBody::None => {
+            ResponseBody::None | ResponseBody::Interim(_) => {
                 let length = BodyLength::None;
                 response::write_head(
                     &mut self.output,
@@ -501,7 +533,9 @@ impl<T: Transport> Connection<T> {
                     self.flush_output().await?;
                 }
                 ResponseEvent::End => break,
-                ResponseEvent::Head(_) | ResponseEvent::Complete { .. } => {}
+                ResponseEvent::Head(_)
+                | ResponseEvent::Complete { .. }
+                | ResponseEvent::Informational(_) => {}
             }
         }
         if chunked && !no_body {

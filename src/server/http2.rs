@@ -269,9 +269,20 @@ async fn serve_stream(
         let _ = future::poll_fn(|cx| respond.poll_reset(cx)).await;
         None
     };
-    let Some(response) = future::or(answer, cancelled).await else {
+    let Some(mut response) = future::or(answer, cancelled).await else {
         streams.cancelled_by_client();
         return;
+    };
+    let response = loop {
+        match response.into_interim() {
+            Ok((interim, pending)) => {
+                if let Ok(head) = response_head(interim.status, &interim.headers, None) {
+                    let _ = respond.send_informational(head);
+                }
+                response = handler::next_response(core, pending, client).await;
+            }
+            Err(last) => break last,
+        }
     };
     let status = response.status;
     let bytes = match send(core, &mut respond, response, head_request).await {
@@ -419,13 +430,13 @@ async fn send(
         ResponseBody::HeadOnly(len) => Some(*len),
         ResponseBody::Bytes(bytes) => Some(bytes.len() as u64),
         ResponseBody::File { len, .. } => Some(*len),
-        ResponseBody::None | ResponseBody::Stream(_) => None,
+        ResponseBody::None | ResponseBody::Stream(_) | ResponseBody::Interim(_) => None,
     };
     let no_body = head_request
         || handler::status_has_no_body(response.status)
         || matches!(
             response.body,
-            ResponseBody::None | ResponseBody::HeadOnly(_)
+            ResponseBody::None | ResponseBody::HeadOnly(_) | ResponseBody::Interim(_)
         )
         || length == Some(0);
     let head = response_head(response.status, &response.headers, length)?;
@@ -452,7 +463,7 @@ async fn send(
             Ok(len)
         }
         ResponseBody::Stream(events) => send_stream(core, &mut stream, &events).await,
-        ResponseBody::None | ResponseBody::HeadOnly(_) => Ok(0),
+        ResponseBody::None | ResponseBody::HeadOnly(_) | ResponseBody::Interim(_) => Ok(0),
     }
 }
 
@@ -576,7 +587,9 @@ async fn send_stream(
                 send_data(core, stream, Bytes::from(piece), false).await?;
             }
             ResponseEvent::End => break,
-            ResponseEvent::Head(_) | ResponseEvent::Complete { .. } => {}
+            ResponseEvent::Head(_)
+            | ResponseEvent::Complete { .. }
+            | ResponseEvent::Informational(_) => {}
         }
     }
     send_data(core, stream, Bytes::new(), true).await?;
