@@ -341,3 +341,31 @@ fn headers_send_103_sends_early_hints_over_h1_and_h2() {
         assert!(printed.contains("\"count\""), "{printed}");
     }
 }
+
+#[test]
+fn flushed_output_streams_from_a_worker() {
+    let server = worker_server(ServerOptions::default().env("EPHPM_PHP__WORKER__WORKERS", "1"));
+    let mut curl = Command::new("curl")
+        .args(["-sN"])
+        .arg(server.url("/index.php?stream=1"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running curl");
+    let started = std::time::Instant::now();
+    let mut stdout = curl.stdout.take().expect("curl's stdout");
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the first piece");
+    let first_after = started.elapsed();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("the rest");
+    let all_after = started.elapsed();
+    let _ = curl.wait();
+    assert_eq!(&first, b"first\n");
+    assert_eq!(rest, "second\n");
+    assert!(
+        first_after + Duration::from_millis(300) < all_after,
+        "first after {first_after:?}, all after {all_after:?}"
+    );
+    // The next request is whole and fresh.
+    assert_eq!(answer(&server.get("/index.php"))["count"], 2);
+}
