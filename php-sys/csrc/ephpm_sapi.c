@@ -219,6 +219,8 @@ PHP_FUNCTION(getallheaders)
 static __thread void *worker_ctx;
 /* The worker script's own request: current between two handled requests. */
 static __thread const ephpm_request *worker_boot_request;
+/* Between two handled requests: only the light state of worker_rest() is active. */
+static __thread int worker_resting;
 
 static void set_request_info(const ephpm_request *req);
 
@@ -293,6 +295,28 @@ static void worker_deactivate(void)
     sapi_deactivate();
 }
 
+/* The light state the worker script runs in between two requests: its own request info, an
+ * output layer (its output is discarded) and SAPI header state, but no superglobals rebuilt,
+ * no timer and no session reset, which a handled request does. */
+static void worker_rest(void)
+{
+    current_request = worker_boot_request;
+    set_request_info(worker_boot_request);
+    request_finished = 1;
+    php_output_activate();
+    sapi_activate();
+    worker_resting = 1;
+}
+
+/* Leaves the light state of worker_rest(). */
+static void worker_wake(void)
+{
+    php_output_end_all();
+    php_output_deactivate();
+    sapi_deactivate();
+    worker_resting = 0;
+}
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_frankenphp_handle_request, 0, 1, _IS_BOOL, 0)
     ZEND_ARG_TYPE_INFO(0, callback, IS_CALLABLE, 0)
 ZEND_END_ARG_INFO()
@@ -310,8 +334,13 @@ PHP_FUNCTION(frankenphp_handle_request)
         zend_throw_error(NULL, "frankenphp_handle_request() is only available in worker mode");
         RETURN_THROWS();
     }
-    /* Leave the worker script's own request while waiting. */
-    worker_deactivate();
+    /* Leave the worker script's own request (fully the first time, when it is the boot
+     * request, lightly afterwards) while waiting. */
+    if (worker_resting) {
+        worker_wake();
+    } else {
+        worker_deactivate();
+    }
     const ephpm_request *req = host.next_request(worker_ctx);
     if (req == NULL) {
         worker_activate(worker_boot_request);
@@ -333,7 +362,7 @@ PHP_FUNCTION(frankenphp_handle_request)
         return;
     }
     worker_deactivate();
-    worker_activate(worker_boot_request);
+    worker_rest();
     RETURN_TRUE;
 }
 
@@ -917,6 +946,7 @@ ephpm_outcome ephpm_execute_worker(const ephpm_request *boot, void *worker)
 {
     worker_ctx = worker;
     worker_boot_request = boot;
+    worker_resting = 0;
     ephpm_outcome outcome = ephpm_execute(boot);
     worker_ctx = NULL;
     worker_boot_request = NULL;
