@@ -10,24 +10,12 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_ports, Server, ServerOptions};
+use common::{free_ports, make_certificate, Server, ServerOptions};
 
 /// A server with HTTPS (self-signed certificate for `localhost`) and the given options.
 fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a directory for the certificate");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("running openssl");
-    assert!(made.status.success(), "openssl req failed");
+    let (cert, key) = make_certificate(dir.path());
     let [port] = free_ports();
     let server = Server::start(
         options

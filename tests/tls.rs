@@ -9,40 +9,9 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_ports, tcp_connect, Server, ServerOptions};
-
-/// A self-signed ECDSA certificate for `localhost` and 127.0.0.1, and its key, in `dir`.
-fn make_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    make_named_certificate(dir, "localhost", "DNS:localhost,IP:127.0.0.1")
-}
-
-/// A self-signed ECDSA certificate with common name `name` and the subject alternative names
-/// `alt_names`, and its key, in `dir`.
-fn make_named_certificate(dir: &Path, name: &str, alt_names: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec"])
-        .args([
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName={alt_names}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("running openssl");
-    assert!(status.status.success(), "openssl req failed");
-    (cert, key)
-}
+use common::{
+    free_ports, make_certificate, make_named_certificate, tcp_connect, Server, ServerOptions,
+};
 
 /// A server with HTTPS on its own port; returns it, the port and the certificate.
 fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {

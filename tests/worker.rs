@@ -369,3 +369,31 @@ fn flushed_output_streams_from_a_worker() {
     // The next request is whole and fresh.
     assert_eq!(answer(&server.get("/index.php"))["count"], 2);
 }
+
+#[test]
+fn a_worker_whose_boot_fails_after_a_deploy_is_retried_and_recovers() {
+    let server = worker_server(ServerOptions::default().env("EPHPM_PHP__WORKER__WORKERS", "1"));
+    assert_eq!(answer(&server.get("/index.php"))["count"], 1);
+    let index = server.docroot().join("index.php");
+    let good = std::fs::read(&index).expect("reading the worker");
+    std::fs::write(
+        &index,
+        "<?php\nthrow new RuntimeException('broken deploy');\n",
+    )
+    .expect("breaking the worker");
+    // OPcache looks at changed files every 2 s.
+    std::thread::sleep(Duration::from_millis(2200));
+    server.signal("HUP");
+    assert!(
+        server.wait_for_log("ended before answering a request", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    // The server keeps serving everything else while the worker is retried with backoff.
+    assert_eq!(server.get("/classic.php").text(), "classic\n");
+    std::fs::write(&index, good).expect("fixing the worker");
+    std::thread::sleep(Duration::from_millis(2200));
+    let fixed = server.get("/index.php");
+    assert_eq!(fixed.status, 200, "{}", server.log());
+    assert_eq!(answer(&fixed)["count"], 1, "a freshly booted worker");
+}

@@ -71,18 +71,27 @@ unsafe extern "C" fn flush(ctx: *mut c_void) {
     with_handler(ctx, (), |handler| handler.flush());
 }
 
+/// The header lines the shim passes to a callback.
+///
+/// # Safety
+/// `lines` must be null or point at `count` entries that stay valid for `'a`.
+unsafe fn header_lines<'a>(lines: *const ffi::ephpm_str, count: usize) -> &'a [ffi::ephpm_str] {
+    if lines.is_null() || count == 0 {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts(lines, count) }
+    }
+}
+
 unsafe extern "C" fn send_headers(
     ctx: *mut c_void,
     status: c_int,
     lines: *const ffi::ephpm_str,
     count: usize,
 ) {
-    let lines = if lines.is_null() || count == 0 {
-        &[][..]
-    } else {
-        // SAFETY: the shim passes an array of `count` entries valid for this call.
-        unsafe { std::slice::from_raw_parts(lines, count) }
-    };
+    // SAFETY: the shim passes an array of `count` entries valid for this call.
+    let lines = unsafe { header_lines(lines, count) };
     let status = u16::try_from(status)
         .ok()
         .filter(|s| (100..=999).contains(s))
@@ -98,12 +107,8 @@ unsafe extern "C" fn send_informational(
     lines: *const ffi::ephpm_str,
     count: usize,
 ) {
-    let lines = if lines.is_null() || count == 0 {
-        &[][..]
-    } else {
-        // SAFETY: the shim passes an array of `count` entries valid for this call.
-        unsafe { std::slice::from_raw_parts(lines, count) }
-    };
+    // SAFETY: the shim passes an array of `count` entries valid for this call.
+    let lines = unsafe { header_lines(lines, count) };
     let Some(status) = u16::try_from(status)
         .ok()
         .filter(|s| (100..200).contains(s))

@@ -402,31 +402,29 @@ impl<T: Transport> Connection<T> {
             .map(|(name, value)| (name.as_str(), value.as_slice()))
             .collect();
         self.output.clear();
+        let bodyless = match &response.body {
+            ResponseBody::None | ResponseBody::Interim(_) => Some(BodyLength::None),
+            ResponseBody::HeadOnly(len) => Some(BodyLength::HeadOnly(*len)),
+            _ => None,
+        };
+        if let Some(length) = bodyless {
+            response::write_head(
+                &mut self.output,
+                version,
+                status,
+                &headers,
+                length,
+                keep_alive,
+            );
+            self.flush_output().await?;
+            return Ok(Exchange {
+                status,
+                bytes: 0,
+                keep_alive,
+            });
+        }
         let bytes = match response.body {
-            ResponseBody::None | ResponseBody::Interim(_) => {
-                let length = BodyLength::None;
-                response::write_head(
-                    &mut self.output,
-                    version,
-                    status,
-                    &headers,
-                    length,
-                    keep_alive,
-                );
-                0
-            }
-            ResponseBody::HeadOnly(len) => {
-                let length = BodyLength::HeadOnly(len);
-                response::write_head(
-                    &mut self.output,
-                    version,
-                    status,
-                    &headers,
-                    length,
-                    keep_alive,
-                );
-                0
-            }
+            ResponseBody::None | ResponseBody::Interim(_) | ResponseBody::HeadOnly(_) => 0,
             ResponseBody::Bytes(body) => {
                 self.write_sized_head(version, status, &headers, body.len() as u64, keep_alive);
                 if !self.head_request {
