@@ -455,3 +455,25 @@ fn sysbench_256_threads_through_a_30_connection_mariadb() {
         "256 direct clients should exceed max_connections=30:\n{direct_report}"
     );
 }
+
+#[test]
+fn prepared_statements_follow_the_schema() {
+    let pair = MariaDbPair::start(None);
+    // One backend connection, so the second prepare meets the first one's cache entry.
+    let server = proxy(
+        &pair,
+        &[
+            ("EPHPM_DB__MYSQL__MIN_CONNECTIONS", "1"),
+            ("EPHPM_DB__MYSQL__MAX_CONNECTIONS", "1"),
+            ("EPHPM_DB__MYSQL__REPLICAS__READ_WRITE_SPLIT", "false"),
+        ],
+    );
+    let page = server.get("/?case=schemas");
+    assert_eq!(page.value("exception"), None, "{}", page.text());
+    assert_eq!(page.value("first").as_deref(), Some("in app"));
+    assert_eq!(
+        page.value("second").as_deref(),
+        Some("in other"),
+        "a statement prepared in `app` answered after USE other_schema"
+    );
+}

@@ -2,7 +2,7 @@
 //! carries (schema, session variables, server-side prepared statements) so that it can be
 //! aligned with whichever client session borrows it next.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::analysis::SessionVariable;
@@ -158,16 +158,20 @@ impl BackendConnection {
         self.track(|c| c.query(sql))
     }
 
-    /// Prepares `sql` here unless this connection already has it.
+    /// Prepares `sql` here unless this connection already has it for its current schema (a
+    /// statement binds its tables when prepared: after `USE other` the same text is another
+    /// statement).
     pub fn prepare(&mut self, sql: &str) -> Outcome<ServerStatement> {
-        if let Some(statement) = self.statements.get(sql) {
+        let schema = self.schema.as_deref().unwrap_or_default();
+        if let Some(statement) = self.statements.get(schema, sql) {
             return Ok(Ok(statement.clone()));
         }
         let statement = match self.track(|c| c.prepare(sql))? {
             Ok(statement) => statement,
             Err(error) => return Ok(Err(error)),
         };
-        if let Some(evicted) = self.statements.insert(sql, statement.clone()) {
+        let schema = self.schema.clone().unwrap_or_default();
+        if let Some(evicted) = self.statements.insert(schema, sql, statement.clone()) {
             self.track(|c| c.close_statement(evicted))?;
         }
         Ok(Ok(statement))
@@ -212,43 +216,79 @@ impl BackendConnection {
     }
 }
 
-/// Server-side prepared statements of one connection, by SQL text, oldest evicted first.
+/// Server-side prepared statements of one connection, by schema and SQL text; the least
+/// recently used is closed to make room.
 #[derive(Debug)]
 struct StatementCache {
-    by_sql: HashMap<String, ServerStatement>,
-    order: VecDeque<String>,
+    /// Schema -> SQL -> (statement, last use).
+    by_schema: HashMap<String, HashMap<String, (ServerStatement, u64)>>,
+    len: usize,
+    /// Counts uses, to find the least recently used statement.
+    clock: u64,
     capacity: usize,
 }
 
 impl StatementCache {
     fn new(capacity: usize) -> StatementCache {
         StatementCache {
-            by_sql: HashMap::new(),
-            order: VecDeque::new(),
+            by_schema: HashMap::new(),
+            len: 0,
+            clock: 0,
             capacity: capacity.max(1),
         }
     }
 
-    fn get(&self, sql: &str) -> Option<&ServerStatement> {
-        self.by_sql.get(sql)
+    /// The statement for `sql` prepared in `schema`, now the most recently used.
+    fn get(&mut self, schema: &str, sql: &str) -> Option<&ServerStatement> {
+        self.clock += 1;
+        let clock = self.clock;
+        let (statement, last_use) = self.by_schema.get_mut(schema)?.get_mut(sql)?;
+        *last_use = clock;
+        Some(statement)
     }
 
-    /// Adds a statement; returns the id of one evicted to make room.
-    fn insert(&mut self, sql: &str, statement: ServerStatement) -> Option<u32> {
-        let mut evicted = None;
-        if self.by_sql.len() >= self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                evicted = self.by_sql.remove(&oldest).map(|old| old.id);
-            }
+    /// Adds a statement; returns the id of the least recently used one, evicted to make room.
+    fn insert(&mut self, schema: String, sql: &str, statement: ServerStatement) -> Option<u32> {
+        let evicted = if self.len >= self.capacity {
+            self.evict_least_recent()
+        } else {
+            None
+        };
+        self.clock += 1;
+        let previous = self
+            .by_schema
+            .entry(schema)
+            .or_default()
+            .insert(sql.to_owned(), (statement, self.clock));
+        if previous.is_none() {
+            self.len += 1;
         }
-        self.order.push_back(sql.to_owned());
-        self.by_sql.insert(sql.to_owned(), statement);
         evicted
     }
 
+    fn evict_least_recent(&mut self) -> Option<u32> {
+        let (schema, sql) = self
+            .by_schema
+            .iter()
+            .flat_map(|(schema, statements)| {
+                statements
+                    .iter()
+                    .map(move |(sql, (_, last_use))| (*last_use, schema, sql))
+            })
+            .min_by_key(|(last_use, _, _)| *last_use)
+            .map(|(_, schema, sql)| (schema.clone(), sql.clone()))?;
+        let statements = self.by_schema.get_mut(&schema)?;
+        let (statement, _) = statements.remove(&sql)?;
+        if statements.is_empty() {
+            self.by_schema.remove(&schema);
+        }
+        self.len -= 1;
+        Some(statement.id)
+    }
+
     fn forget_all(&mut self) {
-        self.by_sql.clear();
-        self.order.clear();
+        self.by_schema.clear();
+        self.len = 0;
     }
 }
 
@@ -276,17 +316,35 @@ mod tests {
     }
 
     #[test]
-    fn statement_cache_evicts_the_oldest() {
+    fn statement_cache_evicts_the_least_recently_used() {
         let mut cache = StatementCache::new(2);
         let statement = |id| ServerStatement {
             id,
             params: 0,
             columns: Vec::new(),
         };
-        assert_eq!(cache.insert("a", statement(1)), None);
-        assert_eq!(cache.insert("b", statement(2)), None);
-        assert_eq!(cache.insert("c", statement(3)), Some(1));
-        assert!(cache.get("a").is_none());
-        assert_eq!(cache.get("c").map(|s| s.id), Some(3));
+        assert_eq!(cache.insert("app".into(), "a", statement(1)), None);
+        assert_eq!(cache.insert("app".into(), "b", statement(2)), None);
+        // "a" is used again, so "b" is the one to go.
+        assert_eq!(cache.get("app", "a").map(|s| s.id), Some(1));
+        assert_eq!(cache.insert("app".into(), "c", statement(3)), Some(2));
+        assert!(cache.get("app", "b").is_none());
+        assert_eq!(cache.get("app", "a").map(|s| s.id), Some(1));
+        assert_eq!(cache.get("app", "c").map(|s| s.id), Some(3));
+    }
+
+    #[test]
+    fn statement_cache_keeps_schemas_apart() {
+        let mut cache = StatementCache::new(4);
+        let statement = |id| ServerStatement {
+            id,
+            params: 0,
+            columns: Vec::new(),
+        };
+        cache.insert("a".into(), "SELECT v FROM t", statement(1));
+        assert!(cache.get("b", "SELECT v FROM t").is_none());
+        cache.insert("b".into(), "SELECT v FROM t", statement(2));
+        assert_eq!(cache.get("a", "SELECT v FROM t").map(|s| s.id), Some(1));
+        assert_eq!(cache.get("b", "SELECT v FROM t").map(|s| s.id), Some(2));
     }
 }
