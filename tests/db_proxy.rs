@@ -158,6 +158,14 @@ fn php_clients_routing_transactions_and_node_api() {
     );
     assert_eq!(hostgroups_of(&server, "sticky_marker"), [0]);
     assert_eq!(hostgroups_of(&server, "window_passed_marker"), [1]);
+    let prepared = server.get("/?case=prepare_write");
+    assert_eq!(
+        prepared.value("read").as_deref(),
+        Some("1"),
+        "{}",
+        prepared.text()
+    );
+    assert_eq!(hostgroups_of(&server, "after_prepare_marker"), [1]);
 
     // SELECT ... FOR UPDATE is a write.
     mysql_ok(

@@ -172,7 +172,8 @@ impl ProxySession {
             let summary = summarize(&result);
             self.track(info, &mut connection, summary.failed);
             self.status_flags = connection.status_flags();
-            if hostgroup == 0 && info.route == Route::Write {
+            // Preparing a write writes nothing: only running one makes reads sticky.
+            if hostgroup == 0 && info.route == Route::Write && summary.command != Command::Prepare {
                 self.last_write = Some(Instant::now());
             }
             self.keep_or_release(connection);
