@@ -76,3 +76,20 @@ fn committed_rows_survive_a_restart() {
     );
     assert_eq!(mysql(restarted.db_port(), "SELECT v FROM kept"), "stays");
 }
+
+#[test]
+fn mariadb_system_variables_answer_with_mariadb_defaults() {
+    let server = Server::start_default();
+    let port = server.db_port();
+    // Apps read these before writing; MariaDB 10.11 answers 0 and its default sizes.
+    assert_eq!(
+        mysql(port, "SELECT @@GLOBAL.read_only, @@session.read_only"),
+        "0\t0"
+    );
+    assert_eq!(
+        mysql(port, "SELECT @@innodb_buffer_pool_size, @@max_connections"),
+        "134217728\t151"
+    );
+    let shown = mysql(port, "SHOW VARIABLES LIKE 'innodb_file_per_table'");
+    assert_eq!(shown, "innodb_file_per_table\tON");
+}

@@ -105,8 +105,51 @@ enum Fixed {
     Switch(bool),
 }
 
-/// Every variable with its value, sorted by name.
+/// MariaDB 10.11's global variables as `SHOW GLOBAL VARIABLES` printed them on a fresh Debian
+/// 12 server (`name<TAB>value`, sorted), without the ones naming that machine (paths, host
+/// name, versions, ports): the value of every variable this server does not set itself, so that
+/// apps reading e.g. `@@GLOBAL.read_only` get MariaDB's default instead of an error.
+const MARIADB_DEFAULTS: &str = include_str!("mariadb_defaults.tsv");
+
+/// The MariaDB defaults, typed as `@@name` returns them: `ON`/`OFF` as switches, integers as
+/// integers, the rest as text.
+fn mariadb_defaults() -> impl Iterator<Item = (&'static str, VariableValue)> {
+    MARIADB_DEFAULTS
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(name, value)| (name, typed(value)))
+}
+
+fn typed(value: &str) -> VariableValue {
+    match value {
+        "ON" => VariableValue::Switch(true),
+        "OFF" => VariableValue::Switch(false),
+        _ => value.parse::<i64>().map_or_else(
+            |_| VariableValue::Text(value.to_owned()),
+            VariableValue::Int,
+        ),
+    }
+}
+
+/// Every variable with its value, sorted by name: this server's own, then MariaDB's defaults
+/// for the rest.
 pub fn all(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
+    let mut variables = own(facts);
+    let defaults: Vec<(String, VariableValue)> = mariadb_defaults()
+        .filter(|(name, _)| {
+            variables
+                .binary_search_by(|(own, _)| own.as_str().cmp(name))
+                .is_err()
+        })
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    variables.extend(defaults);
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    variables
+}
+
+/// The variables this server sets itself, sorted by name.
+fn own(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
     let mut variables: Vec<(String, VariableValue)> = FIXED
         .iter()
         .map(|(name, value)| {
@@ -142,10 +185,15 @@ pub fn lookup(name: &str, facts: SessionFacts<'_>) -> Option<VariableValue> {
         .iter()
         .find_map(|scope| lowered.strip_prefix(scope))
         .unwrap_or(&lowered);
-    all(facts)
+    own(facts)
         .into_iter()
         .find(|(candidate, _)| candidate == bare)
         .map(|(_, value)| value)
+        .or_else(|| {
+            mariadb_defaults()
+                .find(|(candidate, _)| *candidate == bare)
+                .map(|(_, value)| value)
+        })
 }
 
 #[cfg(test)]
@@ -169,6 +217,24 @@ mod tests {
             Some(VariableValue::Switch(true))
         );
         assert_eq!(lookup("no_such_thing", FACTS), None);
+    }
+
+    #[test]
+    fn mariadb_variables_answer_with_their_defaults() {
+        assert_eq!(
+            lookup("@@GLOBAL.read_only", FACTS),
+            Some(VariableValue::Switch(false))
+        );
+        assert_eq!(
+            lookup("innodb_buffer_pool_size", FACTS),
+            Some(VariableValue::Int(134_217_728))
+        );
+        // This server's own values win over MariaDB's defaults.
+        assert_eq!(
+            lookup("sql_mode", FACTS),
+            Some(VariableValue::Text("NO_ENGINE_SUBSTITUTION".to_owned()))
+        );
+        assert!(all(FACTS).len() > 600);
     }
 
     #[test]
