@@ -399,6 +399,9 @@ pub struct DbConfig {
     pub enabled: bool,
     /// Address of the MySQL-protocol listener.
     pub listen: SocketAddr,
+    /// A Unix socket the MySQL protocol is also served on (e.g. `/run/ephpm/mysqld.sock`;
+    /// PHP's mysqlnd uses it for `localhost`); empty serves none.
+    pub socket: PathBuf,
     /// Directory holding one SQLite file per MySQL database.
     pub data_dir: PathBuf,
     /// User clients log in as; with no password set, only `root` with an empty password on a
@@ -536,6 +539,7 @@ impl Default for DbConfig {
         Self {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 3306)),
+            socket: PathBuf::new(),
             data_dir: PathBuf::from(".ephpm/data"),
             username: "root".to_owned(),
             password: String::new(),

@@ -3,6 +3,8 @@
 //! a real MySQL/MariaDB primary and its replicas (`[db.mysql]`).
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -18,14 +20,18 @@ use crate::config::DbConfig;
 /// The running database listener.
 pub struct Database {
     stop: StopHandle,
-    thread: JoinHandle<()>,
+    threads: Vec<JoinHandle<()>>,
     proxy: Option<Arc<ProxyBackend>>,
+    /// `db.socket`, removed at stop.
+    socket_path: Option<PathBuf>,
 }
 
-/// The database listener, bound but not serving yet.
+/// The database listeners, bound but not serving yet.
 pub struct BoundDatabase {
     listener: TcpListener,
     address: SocketAddr,
+    /// `db.socket`, with its path.
+    socket: Option<(UnixListener, PathBuf)>,
 }
 
 impl BoundDatabase {
@@ -39,7 +45,14 @@ impl BoundDatabase {
             )
         })?;
         let address = listener.local_addr()?;
-        Ok(BoundDatabase { listener, address })
+        let socket = (!config.socket.as_os_str().is_empty())
+            .then(|| bind_socket(&config.socket).map(|socket| (socket, config.socket.clone())))
+            .transpose()?;
+        Ok(BoundDatabase {
+            listener,
+            address,
+            socket,
+        })
     }
 
     /// The address the listener is bound to.
@@ -50,19 +63,29 @@ impl BoundDatabase {
     /// Starts serving on background threads: a proxy to `db.mysql.url` when one is set,
     /// else the embedded SQLite databases.
     pub fn start(self, config: &DbConfig) -> anyhow::Result<Database> {
-        let BoundDatabase { listener, address } = self;
+        let BoundDatabase {
+            listener,
+            address,
+            socket,
+        } = self;
         let stop = StopHandle::new();
+        let on = match &socket {
+            Some((_, path)) => format!("{address} and {}", path.display()),
+            None => address.to_string(),
+        };
+        let socket_path = socket.as_ref().map(|(_, path)| path.clone());
         if config.mysql.url.is_empty() {
             let backend = Arc::new(open_sqlite(config)?);
-            let thread = spawn_listener(listener, backend, server_config(config), stop.clone())?;
+            let threads = spawn_listeners(listener, socket, backend, config, &stop)?;
             log::info!(
-                "database: MySQL protocol on {address}, SQLite files in {}",
+                "database: MySQL protocol on {on}, SQLite files in {}",
                 config.data_dir.display()
             );
             return Ok(Database {
                 stop,
-                thread,
+                threads,
                 proxy: None,
+                socket_path,
             });
         }
         let proxy_config = proxy_config(config)?;
@@ -70,17 +93,13 @@ impl BoundDatabase {
         let backend = Arc::new(
             ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
         );
-        let thread = spawn_listener(
-            listener,
-            Arc::clone(&backend),
-            server_config(config),
-            stop.clone(),
-        )?;
-        log::info!("database: MySQL protocol on {address}, proxying to {upstreams}");
+        let threads = spawn_listeners(listener, socket, Arc::clone(&backend), config, &stop)?;
+        log::info!("database: MySQL protocol on {on}, proxying to {upstreams}");
         Ok(Database {
             stop,
-            thread,
+            threads,
             proxy: Some(backend),
+            socket_path,
         })
     }
 }
@@ -94,7 +113,12 @@ impl Database {
     /// Stops accepting connections and waits for the accept loop to end.
     pub fn stop(self) {
         self.stop.stop();
-        let _ = self.thread.join();
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        if let Some(path) = self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
         if let Some(proxy) = self.proxy {
             proxy.shutdown();
         }
@@ -116,20 +140,68 @@ fn server_config(config: &DbConfig) -> ServerConfig {
     }
 }
 
-fn spawn_listener<B: Backend>(
+/// Starts the accept threads: TCP, and the Unix socket when there is one.
+fn spawn_listeners<B: Backend>(
     listener: TcpListener,
+    socket: Option<(UnixListener, PathBuf)>,
     backend: Arc<B>,
-    server_config: ServerConfig,
-    stop: StopHandle,
-) -> anyhow::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("db-accept".into())
-        .spawn(move || {
-            if let Err(err) = server::serve(listener, backend, server_config, stop) {
-                log::error!("database listener stopped: {err}");
-            }
-        })
-        .context("starting the database thread")
+    config: &DbConfig,
+    stop: &StopHandle,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut threads = Vec::with_capacity(2);
+    let (tcp_backend, tcp_config, tcp_stop) =
+        (Arc::clone(&backend), server_config(config), stop.clone());
+    threads.push(
+        std::thread::Builder::new()
+            .name("db-accept".into())
+            .spawn(move || {
+                if let Err(err) = server::serve(listener, tcp_backend, tcp_config, tcp_stop) {
+                    log::error!("database listener stopped: {err}");
+                }
+            })
+            .context("starting the database thread")?,
+    );
+    if let Some((socket, path)) = socket {
+        let (unix_config, unix_stop) = (server_config(config), stop.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name("db-accept-unix".into())
+                .spawn(move || {
+                    if let Err(err) =
+                        server::serve_unix(socket, path, backend, unix_config, unix_stop)
+                    {
+                        log::error!("database socket listener stopped: {err}");
+                    }
+                })
+                .context("starting the database socket thread")?,
+        );
+    }
+    Ok(threads)
+}
+
+/// Binds the Unix socket at `path`, replacing a stale socket file nobody listens on, and
+/// lets every local user connect (MySQL's own socket is 0777; logins still need a password
+/// or the loopback root rule).
+fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "db.socket {}: another server is listening on it",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the stale socket {}", path.display()))?;
+    }
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the directory of db.socket {}", dir.display()))?;
+    }
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("binding db.socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .with_context(|| format!("opening db.socket {} to local users", path.display()))?;
+    Ok(listener)
 }
 
 /// The proxy's settings from `[db]` and `[db.mysql]` (URLs were checked by config validation).
@@ -233,6 +305,12 @@ pub fn php_environment(config: &DbConfig, address: SocketAddr) -> Vec<(String, S
         ("DB_PASSWORD".into(), password),
         ("DATABASE_URL".into(), url),
     ]
+    .into_iter()
+    .chain(
+        (!config.socket.as_os_str().is_empty())
+            .then(|| ("DB_SOCKET".into(), config.socket.display().to_string())),
+    )
+    .collect()
 }
 
 #[cfg(test)]

@@ -93,3 +93,30 @@ fn mariadb_system_variables_answer_with_mariadb_defaults() {
     let shown = mysql(port, "SHOW VARIABLES LIKE 'innodb_file_per_table'");
     assert_eq!(shown, "innodb_file_per_table\tON");
 }
+
+#[test]
+fn the_unix_socket_serves_the_mysql_client_and_php() {
+    let dir = tempfile::tempdir().expect("a directory for the socket");
+    let socket = dir.path().join("run/mysqld.sock");
+    let server =
+        Server::start(ServerOptions::default().env("EPHPM_DB__SOCKET", &socket.to_string_lossy()));
+    let output = Command::new("mysql")
+        .arg(format!("--socket={}", socket.display()))
+        .args(["-uroot", "--batch", "--skip-column-names", "ephpm"])
+        .args(["-e", "SELECT 40 + 2"])
+        .output()
+        .expect("running the mysql client");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "42");
+    std::fs::write(
+        server.docroot().join("socket.php"),
+        "<?php\n$db = new PDO('mysql:unix_socket=' . getenv('DB_SOCKET') . ';dbname=ephpm', 'root', '');\n\
+         echo $db->query('SELECT 6 * 7')->fetchColumn();\n",
+    )
+    .expect("writing socket.php");
+    assert_eq!(server.get("/socket.php").text(), "42");
+}

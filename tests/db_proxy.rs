@@ -465,8 +465,11 @@ fn sysbench_256_threads_through_a_30_connection_mariadb() {
 }
 
 #[test]
-fn prepared_statements_follow_the_schema() {
+fn prepared_statements_follow_the_schema_and_the_socket_proxies_too() {
     let pair = MariaDbPair::start(None);
+    let dir = tempfile::tempdir().expect("a directory for the socket");
+    let socket = dir.path().join("mysqld.sock");
+    let socket_setting = socket.to_string_lossy().into_owned();
     // One backend connection, so the second prepare meets the first one's cache entry.
     let server = proxy(
         &pair,
@@ -474,8 +477,28 @@ fn prepared_statements_follow_the_schema() {
             ("EPHPM_DB__MYSQL__MIN_CONNECTIONS", "1"),
             ("EPHPM_DB__MYSQL__MAX_CONNECTIONS", "1"),
             ("EPHPM_DB__MYSQL__REPLICAS__READ_WRITE_SPLIT", "false"),
+            ("EPHPM_DB__SOCKET", &socket_setting),
         ],
     );
+    let through_socket = Command::new("mysql")
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("-u{MARIADB_USER}"))
+        .arg(format!("-p{MARIADB_PASSWORD}"))
+        .args([
+            "--batch",
+            "--skip-column-names",
+            "app",
+            "-e",
+            "SELECT @@version",
+        ])
+        .output()
+        .expect("running the mysql client");
+    assert!(
+        through_socket.status.success(),
+        "{}",
+        String::from_utf8_lossy(&through_socket.stderr)
+    );
+    assert!(String::from_utf8_lossy(&through_socket.stdout).contains("MariaDB"));
     let page = server.get("/?case=schemas");
     assert_eq!(page.value("exception"), None, "{}", page.text());
     assert_eq!(page.value("first").as_deref(), Some("in app"));

@@ -7,7 +7,9 @@
 use std::any::Any;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -19,6 +21,7 @@ use crate::protocol::connection::{serve_connection, ConnectionError, Shared};
 use crate::protocol::constants::errors;
 use crate::protocol::packet::{PacketError, PacketIo};
 use crate::protocol::response::encode_err;
+use crate::protocol::stream::ClientStream;
 
 /// Pause after an accept error such as running out of file descriptors.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -94,6 +97,8 @@ struct StopState {
     stopped: AtomicBool,
     /// Addresses to connect to so that blocked `accept` calls return and see the flag.
     wake_addresses: Mutex<Vec<SocketAddr>>,
+    /// Unix socket paths to connect to, for the same reason.
+    wake_paths: Mutex<Vec<PathBuf>>,
 }
 
 impl StopHandle {
@@ -116,6 +121,16 @@ impl StopHandle {
         for address in addresses {
             // The connection only wakes the accept loop, which drops it.
             let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
+        }
+        let paths = std::mem::take(
+            &mut *self
+                .inner
+                .wake_paths
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for path in paths {
+            let _ = UnixStream::connect(path);
         }
     }
 
@@ -151,7 +166,44 @@ pub fn serve<B: Backend>(
     while !stop.is_stopped() {
         match listener.accept() {
             Ok(_) if stop.is_stopped() => break,
-            Ok((stream, peer)) => admit(stream, peer, &shared),
+            Ok((stream, peer)) => {
+                if let Err(error) = stream.set_nodelay(true) {
+                    log::debug!("mysql client {peer}: TCP_NODELAY: {error}");
+                }
+                admit(ClientStream::Tcp(stream), peer.to_string(), &shared);
+            }
+            Err(error) if error.kind() == io::ErrorKind::InvalidInput => return Err(error),
+            Err(error) => accept_failed(&error),
+        }
+    }
+    Ok(())
+}
+
+/// Accepts MySQL clients on the Unix socket `listener` (bound at `path`) until `stop` is
+/// triggered, like [`serve`].
+pub fn serve_unix<B: Backend>(
+    listener: UnixListener,
+    path: PathBuf,
+    backend: Arc<B>,
+    config: ServerConfig,
+    stop: StopHandle,
+) -> io::Result<()> {
+    listener.set_nonblocking(false)?;
+    stop.inner
+        .wake_paths
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(path.clone());
+    let shared = Arc::new(Shared {
+        backend,
+        config,
+        stats: Arc::new(ServerStats::new()),
+    });
+    let peer = format!("unix:{}", path.display());
+    while !stop.is_stopped() {
+        match listener.accept() {
+            Ok(_) if stop.is_stopped() => break,
+            Ok((stream, _)) => admit(ClientStream::Unix(stream), peer.clone(), &shared),
             Err(error) if error.kind() == io::ErrorKind::InvalidInput => return Err(error),
             Err(error) => accept_failed(&error),
         }
@@ -204,7 +256,7 @@ impl Drop for ConnectionSlot {
 }
 
 /// Starts a thread for `stream`, or refuses it when the server is full.
-fn admit<B: Backend>(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared<B>>) {
+fn admit<B: Backend>(stream: ClientStream, peer: String, shared: &Arc<Shared<B>>) {
     let (slot, open) = ConnectionSlot::take(&shared.stats);
     if open > shared.config.max_connections {
         log::warn!(
@@ -214,14 +266,12 @@ fn admit<B: Backend>(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared<B>
         refuse_too_many(&stream);
         return;
     }
-    if let Err(error) = stream.set_nodelay(true) {
-        log::debug!("mysql client {peer}: TCP_NODELAY: {error}");
-    }
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::clone(shared);
+    let thread_peer = peer.clone();
     let spawned = thread::Builder::new()
         .name(format!("mysql-conn-{id}"))
-        .spawn(move || run_connection(stream, peer, id, &shared, slot));
+        .spawn(move || run_connection(stream, thread_peer, id, &shared, slot));
     if let Err(error) = spawned {
         log::error!("mysql client {peer}: no thread for the connection: {error}");
     }
@@ -229,8 +279,8 @@ fn admit<B: Backend>(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared<B>
 
 /// Serves one connection on its thread, containing panics.
 fn run_connection<B: Backend>(
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: ClientStream,
+    peer: String,
     id: u32,
     shared: &Shared<B>,
     _slot: ConnectionSlot,
@@ -239,7 +289,7 @@ fn run_connection<B: Backend>(
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| serve_connection(stream, shared, id)));
     match outcome {
         Ok(Ok(())) => log::debug!("mysql connection {id} closed"),
-        Ok(Err(error)) => log_ending(id, peer, &error),
+        Ok(Err(error)) => log_ending(id, &peer, &error),
         Err(panic) => log::error!(
             "mysql connection {id} from {peer} panicked: {}",
             panic_message(&panic)
@@ -247,7 +297,7 @@ fn run_connection<B: Backend>(
     }
 }
 
-fn log_ending(id: u32, peer: SocketAddr, error: &ConnectionError) {
+fn log_ending(id: u32, peer: &str, error: &ConnectionError) {
     match error {
         ConnectionError::Packet(PacketError::TimedOut) => {
             log::debug!("mysql connection {id} closed: idle timeout");
@@ -276,7 +326,7 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
 }
 
 /// Sends ERR 1040 in place of the greeting.
-fn refuse_too_many(stream: &TcpStream) {
+fn refuse_too_many(stream: &ClientStream) {
     let error = DbError::new(
         errors::TOO_MANY_CONNECTIONS,
         "08004",

@@ -15,6 +15,7 @@ pub mod packet;
 pub mod params;
 pub mod response;
 pub mod resultset;
+pub mod stream;
 pub mod temporal;
 pub mod wire;
 

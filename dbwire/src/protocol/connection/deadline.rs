@@ -2,19 +2,20 @@
 //! a client dripping one byte at a time can't stretch `connect_timeout` indefinitely.
 
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::time::Instant;
+
+use crate::protocol::stream::ClientStream;
 
 /// Reads from a socket, failing with `TimedOut` once the deadline (if any) has passed.
 #[derive(Debug)]
 pub(crate) struct DeadlineReader {
-    stream: TcpStream,
+    stream: ClientStream,
     deadline: Option<Instant>,
 }
 
 impl DeadlineReader {
     /// Reads `stream`, each read bounded by the time left until `deadline`.
-    pub(crate) fn new(stream: TcpStream, deadline: Instant) -> DeadlineReader {
+    pub(crate) fn new(stream: ClientStream, deadline: Instant) -> DeadlineReader {
         DeadlineReader {
             stream,
             deadline: Some(deadline),
@@ -44,7 +45,7 @@ impl Read for DeadlineReader {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     #[test]
@@ -62,6 +63,7 @@ mod tests {
         });
         let (server, _) = listener.accept().expect("accept");
         let started = Instant::now();
+        let server = ClientStream::Tcp(server);
         let mut reader = DeadlineReader::new(server, started + Duration::from_millis(500));
         let mut buf = [0u8; 16];
         let error = loop {

@@ -112,7 +112,7 @@ pub(super) fn admit<B: Backend>(
 
 /// The client's IP address, when the socket still knows it.
 pub(super) fn client_ip(io: &Io) -> Option<IpAddr> {
-    io.writer().peer_addr().ok().map(|address| address.ip())
+    io.writer().peer_ip().ok()
 }
 
 fn send_greeting<B: Backend>(
@@ -197,10 +197,7 @@ fn authenticate<B: Backend>(
         .backend
         .authenticate(user, plugin.response(auth_response, nonce))
     {
-        let host = io
-            .writer()
-            .peer_addr()
-            .map_or_else(|_| "unknown".into(), |addr| addr.ip().to_string());
+        let host = io.writer().peer_host();
         let using_password = if auth_response.is_empty() {
             "NO"
         } else {

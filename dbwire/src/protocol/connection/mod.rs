@@ -8,7 +8,9 @@ mod prepared;
 mod statements;
 
 use std::io::{self, BufReader, Read};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
+
+use crate::protocol::stream::ClientStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,7 +72,7 @@ pub(crate) struct Shared<B: Backend> {
 
 /// A logged-in client.
 /// A client connection's packets: reads bounded by the login deadline until login ends.
-type ServerIo = PacketIo<BufReader<DeadlineReader>, TcpStream>;
+type ServerIo = PacketIo<BufReader<DeadlineReader>, ClientStream>;
 
 struct Connection<'s, B: Backend> {
     io: ServerIo,
@@ -90,7 +92,7 @@ struct Connection<'s, B: Backend> {
 
 /// Serves one client until it quits, disconnects or is refused.
 pub(crate) fn serve_connection<B: Backend>(
-    stream: TcpStream,
+    stream: ClientStream,
     shared: &Shared<B>,
     connection_id: u32,
 ) -> Result<(), ConnectionError> {
@@ -125,7 +127,7 @@ pub(crate) fn serve_connection<B: Backend>(
 }
 
 /// After refusing an oversized packet, lets the client read the ERR before the socket closes.
-fn linger_if_refused(error: ConnectionError, stream: &TcpStream) -> ConnectionError {
+fn linger_if_refused(error: ConnectionError, stream: &ClientStream) -> ConnectionError {
     if let ConnectionError::Packet(PacketError::TooLarge { .. }) = error {
         linger(stream);
     }
@@ -134,7 +136,7 @@ fn linger_if_refused(error: ConnectionError, stream: &TcpStream) -> ConnectionEr
 
 /// Sends the ERR an oversized or out-of-order packet deserves; the connection ends after it.
 fn answer_packet_error<R: Read>(
-    io: &mut PacketIo<R, TcpStream>,
+    io: &mut PacketIo<R, ClientStream>,
     error: &PacketError,
 ) -> io::Result<()> {
     let reply = match error {
@@ -158,7 +160,7 @@ fn answer_packet_error<R: Read>(
 
 /// Half-closes the socket and discards what the client still sends for a while, so that it
 /// reads our ERR instead of a connection reset.
-fn linger(stream: &TcpStream) {
+fn linger(stream: &ClientStream) {
     let deadline = Instant::now() + LINGER;
     let _ = stream.shutdown(Shutdown::Write);
     let mut sink = [0u8; 64 * 1024];
