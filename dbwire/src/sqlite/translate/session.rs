@@ -40,6 +40,13 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
             });
         }
     }
+    if tokens.starts_with(&["START", "TRANSACTION"])
+        && only_transaction_characteristics(&tokens.significant()[2..])
+    {
+        // WITH CONSISTENT SNAPSHOT is what a SQLite transaction gives anyway; READ ONLY / READ
+        // WRITE are accepted as MariaDB accepts them.
+        return Some(Statement::Begin);
+    }
     if tokens.starts_with(&["SET", "CHARACTER", "SET"]) || tokens.starts_with(&["SET", "CHARSET"]) {
         return Some(Statement::Ignored {
             reason: CHARSET_REASON,
@@ -51,6 +58,16 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
         });
     }
     None
+}
+
+/// True when the words after `START TRANSACTION` are only its characteristics (`WITH
+/// CONSISTENT SNAPSHOT`, `READ ONLY`, `READ WRITE`, separated by commas).
+fn only_transaction_characteristics(tokens: &[&Token]) -> bool {
+    let allowed = ["WITH", "CONSISTENT", "SNAPSHOT", "READ", "ONLY", "WRITE"];
+    tokens.iter().all(|token| {
+        matches!(token, Token::Comma)
+            || keyword(token).is_some_and(|word| allowed.contains(&word.as_str()))
+    })
 }
 
 /// True for `name option...` where every option is a table option, not a change of columns
@@ -273,6 +290,14 @@ mod tests {
     #[test]
     fn transactions_and_variables() {
         assert_eq!(one("START TRANSACTION"), Statement::Begin);
+        assert_eq!(
+            one("START TRANSACTION WITH CONSISTENT SNAPSHOT"),
+            Statement::Begin
+        );
+        assert_eq!(
+            one("start transaction read only, with consistent snapshot"),
+            Statement::Begin
+        );
         assert_eq!(one("BEGIN"), Statement::Begin);
         assert_eq!(one("commit"), Statement::Commit);
         assert_eq!(one("ROLLBACK"), Statement::Rollback);
