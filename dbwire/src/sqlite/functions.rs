@@ -40,6 +40,8 @@ pub struct SessionContext {
     found_rows: AtomicU64,
     row_count: AtomicI64,
     autocommit: AtomicBool,
+    /// A transaction is open (for `@@in_transaction`).
+    in_transaction: AtomicBool,
     database: Mutex<Option<String>>,
     identity: Identity,
 }
@@ -73,6 +75,7 @@ impl SessionContext {
             found_rows: AtomicU64::new(0),
             row_count: AtomicI64::new(-1),
             autocommit: AtomicBool::new(true),
+            in_transaction: AtomicBool::new(false),
             database: Mutex::new(None),
             identity,
         }
@@ -137,6 +140,11 @@ impl SessionContext {
         self.autocommit.load(Ordering::Relaxed)
     }
 
+    /// Records whether a transaction is open, before a statement runs.
+    pub fn set_in_transaction(&self, open: bool) {
+        self.in_transaction.store(open, Ordering::Relaxed);
+    }
+
     /// Records the session's autocommit mode.
     pub fn set_autocommit(&self, on: bool) {
         self.autocommit.store(on, Ordering::Relaxed);
@@ -162,6 +170,7 @@ impl SessionContext {
     pub fn facts(&self) -> SessionFacts<'_> {
         SessionFacts {
             autocommit: self.autocommit(),
+            in_transaction: self.in_transaction.load(Ordering::Relaxed),
             data_dir: &self.identity.data_dir,
         }
     }

@@ -37,6 +37,8 @@ impl VariableValue {
 pub struct SessionFacts<'a> {
     /// Autocommit mode.
     pub autocommit: bool,
+    /// A transaction is open (`@@in_transaction`).
+    pub in_transaction: bool,
     /// The data directory, reported as `datadir`.
     pub data_dir: &'a str,
 }
@@ -166,6 +168,10 @@ fn own(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
         VariableValue::Switch(facts.autocommit),
     ));
     variables.push((
+        "in_transaction".to_owned(),
+        VariableValue::Int(i64::from(facts.in_transaction)),
+    ));
+    variables.push((
         "datadir".to_owned(),
         VariableValue::Text(facts.data_dir.to_owned()),
     ));
@@ -202,6 +208,7 @@ mod tests {
 
     const FACTS: SessionFacts<'static> = SessionFacts {
         autocommit: true,
+        in_transaction: false,
         data_dir: "/data",
     };
 

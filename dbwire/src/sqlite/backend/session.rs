@@ -118,6 +118,7 @@ impl SqliteSession {
 
     /// Runs one translated statement and records ROW_COUNT() for the next.
     fn run(&mut self, statement: &Statement, params: &[Value]) -> Result<QueryResult, DbError> {
+        self.context.set_in_transaction(self.in_open_transaction());
         let result = self.dispatch(statement, params);
         if let Ok(result) = &result {
             let row_count = match result {
