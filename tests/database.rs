@@ -96,6 +96,15 @@ fn mariadb_system_variables_answer_with_mariadb_defaults() {
     let snapshot = "START TRANSACTION WITH CONSISTENT SNAPSHOT; SELECT @@in_transaction; COMMIT; \
                     START TRANSACTION READ ONLY; SELECT 2; COMMIT; SELECT @@in_transaction";
     assert_eq!(mysql(port, snapshot), "1\n2\n0");
+    // LOAD DATA is refused cleanly (the embedded database reads no files), as MariaDB refuses
+    // it with local_infile off.
+    let load = Command::new("mysql")
+        .args(["-h127.0.0.1", &format!("-P{port}"), "-uroot", "ephpm"])
+        .args(["-e", "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE t"])
+        .output()
+        .expect("running the mysql client");
+    let stderr = String::from_utf8_lossy(&load.stderr);
+    assert!(stderr.contains("ERROR 1148"), "{stderr}");
 }
 
 #[test]

@@ -338,6 +338,10 @@ pub fn translate(sql: &str) -> Result<Vec<Statement>, DbError> {
 }
 
 fn translate_one(tokens: &lexer::StatementTokens<'_>) -> Result<Statement, TranslateError> {
+    // The embedded database reads no files: a clean refusal instead of a syntax error.
+    if tokens.starts_with(&["LOAD", "DATA"]) || tokens.starts_with(&["LOAD", "XML"]) {
+        return Err(TranslateError::CommandNotAllowed);
+    }
     if let Some(statement) = session::from_tokens(tokens) {
         return Ok(statement);
     }

@@ -29,6 +29,10 @@ pub enum TranslateError {
     /// (ER_FT_MATCHING_KEY_NOT_FOUND, 1191).
     #[error("Can't find FULLTEXT index matching the column list")]
     NoFulltextIndex,
+    /// `LOAD DATA` / `LOAD XML`, refused as MariaDB refuses them with `local_infile` off
+    /// (ER_NOT_ALLOWED_COMMAND, 1148).
+    #[error("The used command is not allowed with this MariaDB version")]
+    CommandNotAllowed,
 }
 
 impl TranslateError {
@@ -52,6 +56,7 @@ impl TranslateError {
             TranslateError::Unsupported(_) => (1235, "42000"),
             TranslateError::UnknownSystemTable(_) => (1109, "42S02"),
             TranslateError::NoFulltextIndex => (1191, "HY000"),
+            TranslateError::CommandNotAllowed => (1148, "42000"),
         }
     }
 }
@@ -88,6 +93,8 @@ mod tests {
         );
         let info = DbError::from(TranslateError::UnknownSystemTable("ROUTINES".into()));
         assert_eq!((info.code, &info.sql_state), (1109, b"42S02"));
+        let load = DbError::from(TranslateError::CommandNotAllowed);
+        assert_eq!(load.code, 1148);
     }
 
     #[test]
