@@ -5,26 +5,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_ports, make_certificate, Server, ServerOptions};
-
-/// A server with HTTPS (self-signed certificate for `localhost`) and the given options.
-fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("a directory for the certificate");
-    let (cert, key) = make_certificate(dir.path());
-    let [port] = free_ports();
-    let server = Server::start(
-        options
-            .env("EPHPM_SERVER__TLS__LISTEN", &format!("127.0.0.1:{port}"))
-            .env("EPHPM_SERVER__TLS__CERT", &cert.to_string_lossy())
-            .env("EPHPM_SERVER__TLS__KEY", &key.to_string_lossy()),
-    );
-    (server, port, cert, dir)
-}
+use common::{https_server, Server, ServerOptions};
 
 /// curl over HTTPS with ALPN h2 offered.
 fn h2_https(port: u16, cert: &Path, path: &str, extra: &[&str]) -> common::Response {

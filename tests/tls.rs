@@ -4,31 +4,15 @@ mod common;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    free_ports, make_certificate, make_named_certificate, tcp_connect, Server, ServerOptions,
+    free_ports, https_server, make_certificate, make_named_certificate, tcp_connect, Server,
+    ServerOptions,
 };
-
-/// A server with HTTPS on its own port; returns it, the port and the certificate.
-fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("a directory for the certificate");
-    let (cert, key) = make_certificate(dir.path());
-    let [port] = free_ports();
-    let server = Server::start(
-        options
-            .env("EPHPM_SERVER__TLS__LISTEN", &format!("127.0.0.1:{port}"))
-            .env("EPHPM_SERVER__TLS__CERT", &cert.to_string_lossy())
-            .env("EPHPM_SERVER__TLS__KEY", &key.to_string_lossy()),
-    );
-    assert!(server
-        .log()
-        .contains(&format!("HTTPS on https://127.0.0.1:{port}")));
-    (server, port, cert, dir)
-}
 
 fn https(port: u16, cert: &Path, path: &str, extra: &[&str]) -> common::Response {
     let url = format!("https://localhost:{port}{path}");

@@ -1080,3 +1080,21 @@ pub fn make_named_certificate(dir: &Path, name: &str, alt_names: &str) -> (PathB
     assert!(status.status.success(), "openssl req failed");
     (cert, key)
 }
+
+/// A server with HTTPS on its own port (a self-signed certificate for `localhost`); returns
+/// it, the port, the certificate and the directory holding it.
+pub fn https_server(options: ServerOptions) -> (Server, u16, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a directory for the certificate");
+    let (cert, key) = make_certificate(dir.path());
+    let [port] = free_ports();
+    let server = Server::start(
+        options
+            .env("EPHPM_SERVER__TLS__LISTEN", &format!("127.0.0.1:{port}"))
+            .env("EPHPM_SERVER__TLS__CERT", &cert.to_string_lossy())
+            .env("EPHPM_SERVER__TLS__KEY", &key.to_string_lossy()),
+    );
+    assert!(server
+        .log()
+        .contains(&format!("HTTPS on https://127.0.0.1:{port}")));
+    (server, port, cert, dir)
+}
