@@ -133,3 +133,59 @@ fn the_unix_socket_serves_the_mysql_client_and_php() {
     .expect("writing socket.php");
     assert_eq!(server.get("/socket.php").text(), "42");
 }
+
+#[test]
+fn kill_stops_a_running_query_or_a_session() {
+    let server = Server::start_default();
+    let port = server.db_port();
+    let unknown = Command::new("mysql")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{port}"),
+            "-uroot",
+            "ephpm",
+            "-e",
+            "KILL 999999",
+        ])
+        .output()
+        .expect("running the mysql client");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("ERROR 1094") && stderr.contains("Unknown thread id: 999999"),
+        "{stderr}"
+    );
+
+    let long =
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 500000000) \
+                SELECT COUNT(*) FROM c";
+    for (kill, code) in [("KILL QUERY", "ERROR 1317"), ("KILL", "ERROR 1927")] {
+        let mut victim = Command::new("mysql")
+            .args([
+                "-h127.0.0.1",
+                &format!("-P{port}"),
+                "-uroot",
+                "--unbuffered",
+                "--batch",
+            ])
+            .args(["--skip-column-names", "ephpm", "-e"])
+            .arg(format!("SELECT CONNECTION_ID(); {long}"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running the mysql client");
+        let mut stdout = std::io::BufReader::new(victim.stdout.take().expect("stdout"));
+        let mut id = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut id).expect("the connection id");
+        let started = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        mysql(port, &format!("{kill} {}", id.trim()));
+        let output = victim.wait_with_output().expect("the victim ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(code), "{kill}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{kill} took {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -129,6 +129,8 @@ struct Shared {
     config: SqliteConfig,
     /// `GET_LOCK()` locks.
     locks: Arc<NamedLocks>,
+    /// Every live session, for `KILL`.
+    sessions: Arc<functions::SessionRegistry>,
     /// The last session number handed out (`CONNECTION_ID()`).
     last_session_id: AtomicU64,
     /// Translations of recent query texts.
@@ -150,6 +152,7 @@ impl SqliteBackend {
         let shared = Shared {
             config,
             locks: Arc::new(NamedLocks::default()),
+            sessions: Arc::default(),
             last_session_id: AtomicU64::new(0),
             translations: Mutex::new(HashMap::new()),
             keepers: Mutex::new(HashMap::new()),
@@ -518,6 +521,7 @@ mod tests {
             connection_id: shared.next_session_id(),
             data_dir: String::new(),
             locks: Arc::clone(&shared.locks),
+            sessions: Arc::clone(&shared.sessions),
         };
         let context = Arc::new(SessionContext::new(identity));
         assert!(shared.create_database("shop", &context).unwrap());

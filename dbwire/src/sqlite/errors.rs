@@ -128,6 +128,21 @@ pub fn statement_time_exceeded() -> DbError {
     )
 }
 
+/// `ERROR 1094 (HY000): Unknown thread id: N` (`KILL` of no live session).
+pub fn unknown_thread(id: u64) -> DbError {
+    DbError::new(1094, "HY000", format!("Unknown thread id: {id}"))
+}
+
+/// `ERROR 1317 (70100)`: the statement was stopped by `KILL QUERY`.
+pub fn query_interrupted() -> DbError {
+    DbError::new(1317, "70100", "Query execution was interrupted")
+}
+
+/// `ERROR 1927 (70100)`: the session was ended by `KILL`.
+pub fn connection_killed() -> DbError {
+    DbError::new(1927, "70100", "Connection was killed")
+}
+
 /// `ERROR 1049 (42000): Unknown database 'x'`.
 pub fn unknown_database(name: &str) -> DbError {
     DbError::new(codes::BAD_DB, "42000", format!("Unknown database '{name}'"))

@@ -42,8 +42,56 @@ pub struct SessionContext {
     autocommit: AtomicBool,
     /// A transaction is open (for `@@in_transaction`).
     in_transaction: AtomicBool,
+    /// Set by `KILL` from any session: [`KILLED_QUERY`] or [`KILLED_CONNECTION`] (0: none).
+    killed: std::sync::atomic::AtomicU8,
     database: Mutex<Option<String>>,
     identity: Identity,
+}
+
+/// `KILL QUERY`: the running statement stops.
+pub const KILLED_QUERY: u8 = 1;
+/// `KILL [CONNECTION]`: the running statement stops and the session answers no more.
+pub const KILLED_CONNECTION: u8 = 2;
+
+/// Every live session by connection id, for `KILL` (process-wide, like [`NamedLocks`]).
+#[derive(Debug, Default)]
+pub struct SessionRegistry {
+    sessions: Mutex<std::collections::HashMap<u64, std::sync::Weak<SessionContext>>>,
+}
+
+impl SessionRegistry {
+    /// Records a new session.
+    pub fn register(&self, context: &Arc<SessionContext>) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(context.identity.connection_id, Arc::downgrade(context));
+    }
+
+    /// Marks session `id` killed (`how`: [`KILLED_QUERY`] or [`KILLED_CONNECTION`]); false
+    /// when no such session lives.
+    pub fn kill(&self, id: u64, how: u8) -> bool {
+        let target = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .and_then(std::sync::Weak::upgrade);
+        match target {
+            Some(context) => {
+                context.killed.fetch_max(how, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn forget(&self, id: u64) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&id);
+    }
 }
 
 /// Who the session is, for `CURRENT_USER()`, `CONNECTION_ID()`, named locks and `@@datadir`.
@@ -57,6 +105,8 @@ pub struct Identity {
     pub data_dir: String,
     /// The process-wide table of `GET_LOCK()` locks.
     pub locks: Arc<NamedLocks>,
+    /// The process-wide table of sessions, for `KILL`.
+    pub sessions: Arc<SessionRegistry>,
 }
 
 /// Nanoseconds since the first call: a monotonic clock that fits an atomic.
@@ -76,6 +126,7 @@ impl SessionContext {
             row_count: AtomicI64::new(-1),
             autocommit: AtomicBool::new(true),
             in_transaction: AtomicBool::new(false),
+            killed: std::sync::atomic::AtomicU8::new(0),
             database: Mutex::new(None),
             identity,
         }
@@ -99,10 +150,21 @@ impl SessionContext {
         self.statement_deadline.store(0, Ordering::Relaxed);
     }
 
-    /// True when the running statement has outlived its limit (SQLite then interrupts it).
+    /// True when the running statement has outlived its limit or was killed (SQLite then
+    /// interrupts it).
     pub fn statement_overdue(&self) -> bool {
         let deadline = self.statement_deadline.load(Ordering::Relaxed);
-        deadline != 0 && clock() >= deadline
+        (deadline != 0 && clock() >= deadline) || self.killed.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether (and how) a `KILL` reached this session. A killed query is reported once; a
+    /// killed connection stays killed.
+    pub fn take_kill(&self) -> u8 {
+        let killed = self.killed.load(Ordering::Relaxed);
+        if killed == KILLED_QUERY {
+            self.killed.store(0, Ordering::Relaxed);
+        }
+        killed
     }
 
     /// `LAST_INSERT_ID()`.
@@ -180,6 +242,7 @@ impl Drop for SessionContext {
     /// A session's named locks end with it, as in MySQL.
     fn drop(&mut self) {
         self.identity.locks.release_all(self.identity.connection_id);
+        self.identity.sessions.forget(self.identity.connection_id);
     }
 }
 
@@ -362,6 +425,7 @@ mod test_support {
             connection_id: 7,
             data_dir: "/data".to_owned(),
             locks: Arc::new(NamedLocks::default()),
+            sessions: Arc::default(),
         };
         let context = Arc::new(SessionContext::new(identity));
         register(&conn, &context).unwrap();

@@ -114,6 +114,13 @@ pub enum Statement {
     },
     /// Accepted and ignored (SET NAMES, SET SESSION ..., LOCK TABLES, OPTIMIZE TABLE,
     /// ALTER TABLE ... CONVERT TO CHARACTER SET, ...): answer with an OK packet.
+    /// `KILL [CONNECTION | QUERY] id`.
+    Kill {
+        /// The session to kill (`CONNECTION_ID()` of it).
+        connection_id: u64,
+        /// Only its running statement (`KILL QUERY`).
+        query_only: bool,
+    },
     Ignored {
         /// Why ignoring it is right.
         reason: &'static str,

@@ -20,7 +20,7 @@ use super::changes::{ChangeTracker, StatementChanges};
 use super::{results, Shared};
 use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, Value};
 use crate::sqlite::errors::{self, codes, ErrorScope};
-use crate::sqlite::functions::{Identity, SessionContext};
+use crate::sqlite::functions::{Identity, SessionContext, KILLED_CONNECTION, KILLED_QUERY};
 use crate::sqlite::schema::{self, alter, fulltext, show};
 use crate::sqlite::translate::{self, AlterOp, Show, SqlKind, Statement, Step};
 
@@ -70,8 +70,10 @@ impl SqliteSession {
             connection_id: shared.next_session_id(),
             data_dir: shared.config.data_dir.display().to_string(),
             locks: Arc::clone(&shared.locks),
+            sessions: Arc::clone(&shared.sessions),
         };
         let context = Arc::new(SessionContext::new(identity));
+        shared.sessions.register(&context);
         let conn = match database {
             Some(name) => shared.open_database(name, &context)?,
             None => shared.open_detached(&context)?,
@@ -118,6 +120,11 @@ impl SqliteSession {
 
     /// Runs one translated statement and records ROW_COUNT() for the next.
     fn run(&mut self, statement: &Statement, params: &[Value]) -> Result<QueryResult, DbError> {
+        // A KILL QUERY that found no statement running is over; a killed connection answers
+        // nothing more.
+        if self.context.take_kill() == KILLED_CONNECTION {
+            return Err(errors::connection_killed());
+        }
         self.context.set_in_transaction(self.in_open_transaction());
         let result = self.dispatch(statement, params);
         if let Ok(result) = &result {
@@ -153,6 +160,21 @@ impl SqliteSession {
             Statement::Show(request) => self.show(request),
             Statement::AlterTable { table, ops } => self.alter_table(table, ops),
             Statement::Truncate { table } => self.truncate(table),
+            Statement::Kill {
+                connection_id,
+                query_only,
+            } => {
+                let how = if *query_only {
+                    KILLED_QUERY
+                } else {
+                    KILLED_CONNECTION
+                };
+                if self.shared.sessions.kill(*connection_id, how) {
+                    Ok(QueryResult::ok(0))
+                } else {
+                    Err(errors::unknown_thread(*connection_id))
+                }
+            }
             Statement::Ignored { reason } => {
                 log::debug!("statement accepted without effect: {reason}");
                 Ok(QueryResult::ok(0))
@@ -241,7 +263,11 @@ impl SqliteSession {
         let overdue = self.context.statement_overdue();
         self.context.end_statement();
         match outcome {
-            Err(_) if overdue => Err(errors::statement_time_exceeded()),
+            Err(_) if overdue => Err(match self.context.take_kill() {
+                KILLED_QUERY => errors::query_interrupted(),
+                KILLED_CONNECTION => errors::connection_killed(),
+                _ => errors::statement_time_exceeded(),
+            }),
             outcome => outcome,
         }
     }

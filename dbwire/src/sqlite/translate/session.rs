@@ -40,6 +40,11 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
             });
         }
     }
+    if first == "KILL" {
+        if let Some(kill) = kill(&tokens.significant()[1..]) {
+            return Some(kill);
+        }
+    }
     if tokens.starts_with(&["START", "TRANSACTION"])
         && only_transaction_characteristics(&tokens.significant()[2..])
     {
@@ -58,6 +63,27 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
         });
     }
     None
+}
+
+/// `KILL [HARD | SOFT] [CONNECTION | QUERY] id` after the `KILL`.
+fn kill(tokens: &[&Token]) -> Option<Statement> {
+    let mut query_only = false;
+    let mut rest = tokens;
+    while let [first, tail @ ..] = rest {
+        match keyword(first).as_deref() {
+            Some("HARD" | "SOFT" | "CONNECTION") => {}
+            Some("QUERY") => query_only = true,
+            _ => break,
+        }
+        rest = tail;
+    }
+    match rest {
+        [Token::Number(id, _)] => Some(Statement::Kill {
+            connection_id: id.parse().ok()?,
+            query_only,
+        }),
+        _ => None,
+    }
 }
 
 /// True when the words after `START TRANSACTION` are only its characteristics (`WITH
@@ -299,6 +325,20 @@ mod tests {
             Statement::Begin
         );
         assert_eq!(one("BEGIN"), Statement::Begin);
+        assert_eq!(
+            one("KILL QUERY 12"),
+            Statement::Kill {
+                connection_id: 12,
+                query_only: true
+            }
+        );
+        assert_eq!(
+            one("kill hard connection 7"),
+            Statement::Kill {
+                connection_id: 7,
+                query_only: false
+            }
+        );
         assert_eq!(one("commit"), Statement::Commit);
         assert_eq!(one("ROLLBACK"), Statement::Rollback);
         assert_eq!(
