@@ -387,10 +387,9 @@ impl Shared {
         context: &Arc<SessionContext>,
     ) -> rusqlite::Result<()> {
         conn.busy_timeout(self.config.busy_timeout)?;
-        if self.config.max_statement_time.is_some() {
-            let timed = Arc::clone(context);
-            conn.progress_handler(PROGRESS_STEPS, Some(move || timed.statement_overdue()))?;
-        }
+        // Stops a statement past max_statement_time, or one a KILL reached.
+        let timed = Arc::clone(context);
+        conn.progress_handler(PROGRESS_STEPS, Some(move || timed.statement_overdue()))?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
