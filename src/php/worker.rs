@@ -151,7 +151,7 @@ impl Workers {
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{core_index}-{n}"))
                 .stack_size(PHP_THREAD_STACK)
-                .spawn(move || this.run(booted, &slot))?;
+                .spawn(move || this.run_contained(booted, &slot))?;
             workers
                 .handles
                 .lock()
@@ -180,8 +180,33 @@ impl Workers {
 
     /// One worker thread: runs the script again whenever it ends, until the pool stops. Its
     /// first boot is reported on `booted`.
-    fn run(&self, booted: crossbeam_channel::Sender<Result<(), String>>, slot: &WorkerSlot) {
+    /// [`Workers::run`], started again on the same thread if it panics (outside PHP: a
+    /// panic inside PHP's callbacks aborts), so the core keeps its number of workers. The
+    /// thread's PHP context is released as the panic unwinds.
+    fn run_contained(
+        &self,
+        booted: crossbeam_channel::Sender<Result<(), String>>,
+        slot: &WorkerSlot,
+    ) {
         let mut booted = Some(booted);
+        while std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(&mut booted, slot);
+        }))
+        .is_err()
+        {
+            log::error!(
+                "a worker thread of core {} died; starting its worker again",
+                self.core_index
+            );
+            slot.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn run(
+        &self,
+        booted: &mut Option<crossbeam_channel::Sender<Result<(), String>>>,
+        slot: &WorkerSlot,
+    ) {
         if let Some(core) = self.core {
             core_affinity::set_for_current(core);
         }
