@@ -116,8 +116,9 @@ fn http01_certificate_is_issued_served_and_reused_after_a_restart() {
     for file in ["account.json", "cert.pem", "key.pem"] {
         assert_private(&storage.path().join(file));
     }
-    // The CA fetched the token from the plain listener.
-    assert!(server.log().contains("/.well-known/acme-challenge/"));
+    // The CA fetched the token from the plain listener (the access log is flushed every
+    // second or so).
+    assert!(server.wait_for_log("/.well-known/acme-challenge/", Duration::from_secs(5)));
     let serial = served_serial(ports[1]);
     server.stop_with("TERM");
 

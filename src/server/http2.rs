@@ -133,11 +133,11 @@ where
                     closing_since.get_or_insert_with(Instant::now);
                     continue;
                 }
-                let (core, streams) = (Rc::clone(&core), Rc::clone(&streams));
-                streams.opened();
+                let core = Rc::clone(&core);
+                // Counted open until the task ends, even if it panics.
+                let open = OpenStream::new(Rc::clone(&streams));
                 spawn_contained("HTTP/2 stream", async move {
-                    serve_stream(&core, &client, request, respond, &streams).await;
-                    streams.closed();
+                    serve_stream(&core, &client, request, respond, &open.0).await;
                 });
             }
             Some(Some(Err(err))) => {
@@ -177,6 +177,22 @@ fn next_check(
             .keep_alive_timeout
             .saturating_sub(streams.idle_for())
             .max(Duration::from_millis(10)),
+    }
+}
+
+/// One stream counted open in its connection's [`StreamCount`] while this lives.
+struct OpenStream(Rc<StreamCount>);
+
+impl OpenStream {
+    fn new(streams: Rc<StreamCount>) -> OpenStream {
+        streams.opened();
+        OpenStream(streams)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.closed();
     }
 }
 
