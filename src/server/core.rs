@@ -24,6 +24,7 @@ use crate::server::http2;
 use crate::server::limit::ConnectionLimit;
 use crate::server::shutdown::{CoreShutdown, StopFlag};
 use crate::server::tls::{HandshakeOutcome, HandshakeStats, ACME_TLS_ALPN};
+use crate::server::within;
 
 /// Everything a core's connections share. Lives on the core's executor thread only.
 pub(crate) struct CoreContext {
@@ -299,12 +300,7 @@ async fn accept_tls_loop(
                 _permit,
                 _active,
             } = admitted;
-            let timeout = core.header_read_timeout;
-            let handshake = future::or(async { Some(acceptor.accept(stream).await) }, async {
-                glommio::timer::sleep(timeout).await;
-                None
-            })
-            .await;
+            let handshake = within(core.header_read_timeout, acceptor.accept(stream)).await;
             match handshake {
                 Some(Ok(tls)) => {
                     stats.record(HandshakeOutcome::Completed);

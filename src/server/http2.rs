@@ -15,7 +15,6 @@
 //! and readers that stop reading.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -34,6 +33,7 @@ use crate::php::{RequestBody, ResponseEvent};
 use crate::server::body_buffer::BodyBuffer;
 use crate::server::core::{spawn_contained, CoreContext};
 use crate::server::handler::{self, Client, Response, ResponseBody};
+use crate::server::within;
 
 /// Streams a client may have open at once (nginx's default).
 const MAX_CONCURRENT_STREAMS: u32 = 128;
@@ -610,15 +610,6 @@ async fn send_stream(
     }
     send_data(core, stream, Bytes::new(), true).await?;
     Ok(bytes)
-}
-
-/// `future`'s output, or `None` if `limit` passes first.
-async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
-    future::or(async { Some(future.await) }, async {
-        glommio::timer::sleep(limit).await;
-        None
-    })
-    .await
 }
 
 fn h2_error(err: h2::Error) -> io::Error {

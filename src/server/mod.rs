@@ -346,3 +346,15 @@ fn reload_workers_on_sighup(reload: php::Reload) -> anyhow::Result<()> {
         .context("starting the SIGHUP thread")?;
     Ok(())
 }
+
+/// `future`'s output, or `None` if `limit` passes first (on the core's glommio timer).
+pub(crate) async fn within<F: std::future::Future>(
+    limit: std::time::Duration,
+    future: F,
+) -> Option<F::Output> {
+    futures_lite::future::or(async { Some(future.await) }, async {
+        glommio::timer::sleep(limit).await;
+        None
+    })
+    .await
+}

@@ -154,33 +154,38 @@ pub fn all(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
 fn own(facts: SessionFacts<'_>) -> Vec<(String, VariableValue)> {
     let mut variables: Vec<(String, VariableValue)> = FIXED
         .iter()
-        .map(|(name, value)| {
-            let value = match *value {
-                Fixed::Text(text) => VariableValue::Text(text.to_owned()),
-                Fixed::Int(number) => VariableValue::Int(number),
-                Fixed::Switch(on) => VariableValue::Switch(on),
-            };
-            ((*name).to_owned(), value)
-        })
+        .map(|(name, value)| ((*name).to_owned(), value.to_value()))
+        .chain(
+            DYNAMIC
+                .iter()
+                .map(|name| ((*name).to_owned(), dynamic(name, facts))),
+        )
         .collect();
-    variables.push((
-        "autocommit".to_owned(),
-        VariableValue::Switch(facts.autocommit),
-    ));
-    variables.push((
-        "in_transaction".to_owned(),
-        VariableValue::Int(i64::from(facts.in_transaction)),
-    ));
-    variables.push((
-        "datadir".to_owned(),
-        VariableValue::Text(facts.data_dir.to_owned()),
-    ));
-    variables.push((
-        "version".to_owned(),
-        VariableValue::Text(SERVER_VERSION.to_owned()),
-    ));
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     variables
+}
+
+/// Variables whose value comes from the session or the build.
+const DYNAMIC: [&str; 4] = ["autocommit", "datadir", "in_transaction", "version"];
+
+/// The value of one of [`DYNAMIC`].
+fn dynamic(name: &str, facts: SessionFacts<'_>) -> VariableValue {
+    match name {
+        "autocommit" => VariableValue::Switch(facts.autocommit),
+        "in_transaction" => VariableValue::Int(i64::from(facts.in_transaction)),
+        "datadir" => VariableValue::Text(facts.data_dir.to_owned()),
+        _ => VariableValue::Text(SERVER_VERSION.to_owned()),
+    }
+}
+
+impl Fixed {
+    fn to_value(self) -> VariableValue {
+        match self {
+            Fixed::Text(text) => VariableValue::Text(text.to_owned()),
+            Fixed::Int(number) => VariableValue::Int(number),
+            Fixed::Switch(on) => VariableValue::Switch(on),
+        }
+    }
 }
 
 /// The value of `@@name`, where `name` may carry a `session.`, `global.` or `local.` scope;
@@ -191,15 +196,20 @@ pub fn lookup(name: &str, facts: SessionFacts<'_>) -> Option<VariableValue> {
         .iter()
         .find_map(|scope| lowered.strip_prefix(scope))
         .unwrap_or(&lowered);
-    own(facts)
-        .into_iter()
-        .find(|(candidate, _)| candidate == bare)
-        .map(|(_, value)| value)
-        .or_else(|| {
-            mariadb_defaults()
-                .find(|(candidate, _)| *candidate == bare)
-                .map(|(_, value)| value)
-        })
+    // One variable, without building the whole table (apps read some on every request).
+    let own = if DYNAMIC.contains(&bare) {
+        Some(dynamic(bare, facts))
+    } else {
+        FIXED
+            .binary_search_by(|(name, _)| (*name).cmp(bare))
+            .ok()
+            .map(|index| FIXED[index].1.to_value())
+    };
+    own.or_else(|| {
+        mariadb_defaults()
+            .find(|(candidate, _)| *candidate == bare)
+            .map(|(_, value)| value)
+    })
 }
 
 #[cfg(test)]
@@ -242,6 +252,11 @@ mod tests {
             Some(VariableValue::Text("NO_ENGINE_SUBSTITUTION".to_owned()))
         );
         assert!(all(FACTS).len() > 600);
+    }
+
+    #[test]
+    fn fixed_variables_are_sorted_for_binary_search() {
+        assert!(FIXED.windows(2).all(|pair| pair[0].0 < pair[1].0));
     }
 
     #[test]
