@@ -6,7 +6,10 @@
 //! will implement them later.
 
 use std::fmt;
+use std::io;
 use std::net::IpAddr;
+
+pub use crate::protocol::params::ForwardedExecute;
 
 /// MySQL column types (the `enum_field_types` codes sent in column definitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,4 +313,41 @@ pub trait Session: Send {
 
     /// True in autocommit mode (for the SERVER_STATUS_AUTOCOMMIT flag).
     fn autocommit(&self) -> bool;
+
+    /// The session as a [`Relay`] when it answers commands with a server's own reply packets
+    /// (the proxy); `None` (the default) when the protocol layer encodes its results.
+    fn relay(&mut self) -> Option<&mut dyn Relay> {
+        None
+    }
+}
+
+/// A session that answers commands by passing a server's reply packets on as the server sent
+/// them, instead of results the protocol layer encodes: nothing is decoded and encoded again,
+/// and warnings, status flags and the extra results of a `CALL` reach the client.
+pub trait Relay {
+    /// COM_QUERY. `None` when this statement takes the decoded path ([`Session::query`])
+    /// after all. `Some(Err)` means the client connection must close: the client is gone, or
+    /// the server connection broke in the middle of a reply.
+    fn relay_query(&mut self, sql: &str, reply: &mut dyn ReplySink) -> Option<io::Result<()>>;
+
+    /// COM_STMT_EXECUTE of the statement the session prepared for `sql`; errors as for
+    /// [`Relay::relay_query`].
+    fn relay_execute(
+        &mut self,
+        sql: &str,
+        execute: &mut ForwardedExecute,
+        reply: &mut dyn ReplySink,
+    ) -> io::Result<()>;
+}
+
+/// Where a [`Relay`] writes a reply: the client's connection.
+pub trait ReplySink {
+    /// True when the client negotiated `CLIENT_DEPRECATE_EOF`.
+    fn deprecate_eof(&self) -> bool;
+
+    /// Queues one payload for the client, as it is.
+    fn send(&mut self, payload: &[u8]) -> io::Result<()>;
+
+    /// Queues an ERR packet for `error`.
+    fn send_error(&mut self, error: &DbError) -> io::Result<()>;
 }

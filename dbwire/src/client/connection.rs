@@ -1,6 +1,6 @@
 //! [`Connection`]: one logged-in connection to a MySQL or MariaDB server, and its commands.
 
-use std::io::BufReader;
+use std::io::{self, BufReader};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use super::url::ConnectOptions;
 use crate::backend::{DbError, QueryResult, Value};
 use crate::protocol::constants::{capabilities, commands, errors, markers, status};
 use crate::protocol::packet::PacketIo;
+use crate::protocol::reply::{ReplyError, ReplySummary, ReplyTracker};
 
 type Io = PacketIo<BufReader<TcpStream>, TcpStream>;
 
@@ -35,6 +36,18 @@ pub struct Connection {
     server_version: String,
     connection_id: u32,
     broken: bool,
+    /// The payload being relayed, reused between packets.
+    relay_buffer: Vec<u8>,
+}
+
+/// What [`Connection::relay`] passed on.
+#[derive(Debug)]
+pub struct Relayed {
+    /// What the reply said.
+    pub summary: ReplySummary,
+    /// The error the receiving side returned, if it failed; the reply was still read to its
+    /// end, so the connection stays usable.
+    pub sink_error: Option<io::Error>,
 }
 
 impl Connection {
@@ -59,6 +72,7 @@ impl Connection {
             server_version: greeting.version,
             connection_id: greeting.connection_id,
             broken: false,
+            relay_buffer: Vec::new(),
         };
         connection.set_read_timeout(options.read_timeout)?;
         if let Some(database) = &options.database {
@@ -125,6 +139,56 @@ impl Connection {
         self.guarded(|connection| {
             connection.send_payload(&encode_execute(statement.id, params))?;
             connection.read_results(RowFormat::Binary)
+        })
+    }
+
+    /// Sends `payload` as a command and passes each packet of the reply to `out` as the server
+    /// sent it, converting only the end markers when `client_deprecate_eof` differs from this
+    /// connection's framing ([`ReplyTracker`]). Nothing is decoded but the packets that end a
+    /// result. When `out` fails, the rest of the reply is read and dropped.
+    pub fn relay(
+        &mut self,
+        payload: &[u8],
+        client_deprecate_eof: bool,
+        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Relayed, ClientError> {
+        self.guarded(|connection| {
+            connection.send_payload(payload)?;
+            let mut tracker = ReplyTracker::new(
+                connection.deprecate_eof(),
+                client_deprecate_eof,
+                connection.status,
+            );
+            let mut sink_error = None;
+            let mut buffer = std::mem::take(&mut connection.relay_buffer);
+            let relayed = loop {
+                if let Err(error) = connection.io.read_payload_into(&mut buffer) {
+                    break Err(error.into());
+                }
+                let fed = if sink_error.is_some() {
+                    tracker.feed(&buffer, &mut |_| Ok(()))
+                } else {
+                    tracker.feed(&buffer, out)
+                };
+                match fed {
+                    Ok(()) => {}
+                    Err(ReplyError::Sink(error)) => sink_error = Some(error),
+                    Err(ReplyError::Malformed(error)) => {
+                        break Err(ClientError::malformed("reply", error))
+                    }
+                }
+                if tracker.is_done() {
+                    break Ok(());
+                }
+            };
+            connection.relay_buffer = buffer;
+            relayed?;
+            let summary = tracker.summary();
+            connection.status = summary.status;
+            Ok(Relayed {
+                summary,
+                sink_error,
+            })
         })
     }
 

@@ -37,7 +37,7 @@ mod results;
 mod statement;
 mod url;
 
-pub use self::connection::Connection;
+pub use self::connection::{Connection, Relayed};
 pub use self::error::{ClientError, AUTH_PLUGIN_CANNOT_LOAD, AUTH_PLUGIN_ERR};
 pub use self::statement::ServerStatement;
 pub use self::url::{

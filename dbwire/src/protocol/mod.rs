@@ -13,6 +13,7 @@ pub mod handshake;
 pub mod multi_statement;
 pub mod packet;
 pub mod params;
+pub mod reply;
 pub mod response;
 pub mod resultset;
 pub mod stream;

@@ -96,6 +96,13 @@ impl<R: Read, W: Write> PacketIo<R, W> {
     /// Reads one payload, joining the pieces of a split one.
     pub fn read_payload(&mut self) -> Result<Vec<u8>, PacketError> {
         let mut payload = Vec::new();
+        self.read_payload_into(&mut payload)?;
+        Ok(payload)
+    }
+
+    /// Reads one payload into `payload` (cleared first), reusing its allocation.
+    pub fn read_payload_into(&mut self, payload: &mut Vec<u8>) -> Result<(), PacketError> {
+        payload.clear();
         let mut first = true;
         loop {
             let (len, sequence) = self.read_header(first)?;
@@ -112,14 +119,12 @@ impl<R: Read, W: Write> PacketIo<R, W> {
                     limit: self.max_payload,
                 });
             }
-            let read = (&mut self.reader)
-                .take(len as u64)
-                .read_to_end(&mut payload)?;
+            let read = (&mut self.reader).take(len as u64).read_to_end(payload)?;
             if read < len {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
             if len < MAX_CHUNK {
-                return Ok(payload);
+                return Ok(());
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Parameters of COM_STMT_EXECUTE in the binary protocol: NULL bitmap, the "new parameters
 //! bound" flag with the parameter types, then each value in its type's encoding.
 
+use super::constants::commands;
 use super::temporal::{DateTime, Time};
-use super::wire::{PayloadReader, WireError};
+use super::wire::{PayloadReader, PayloadWriter, WireError};
 use crate::backend::Value;
 
 /// The unsigned flag in the second byte of a parameter type.
@@ -74,6 +75,61 @@ pub fn read_params(body: &[u8], bound: &mut BoundParams) -> Result<Vec<Value>, W
     Ok(values)
 }
 
+/// A client's COM_STMT_EXECUTE made fit to forward to a server connection where the
+/// statement has another id: the values exactly as the client sent them, the parameter types
+/// always included (a client sends them only when they change, and the server connection may
+/// not have seen them), and no cursor (COM_STMT_FETCH is not offered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedExecute {
+    payload: Vec<u8>,
+}
+
+impl ForwardedExecute {
+    /// Rewrites `body`, the part of a COM_STMT_EXECUTE payload after the statement id, for a
+    /// statement whose parameters `bound` describes; newly sent types are recorded there.
+    /// Long data is not folded in: the caller forwards only executes without it.
+    pub fn new(body: &[u8], bound: &mut BoundParams) -> Result<ForwardedExecute, WireError> {
+        let count = bound.long_data.len();
+        let mut reader = PayloadReader::new(body);
+        let _cursor_flags = reader.u8()?;
+        let iterations = reader.u32()?;
+        let mut payload = Vec::with_capacity(body.len() + 5 + 2 * count);
+        payload.put_u8(commands::STMT_EXECUTE);
+        payload.put_u32(0);
+        payload.put_u8(0);
+        payload.put_u32(iterations);
+        if count == 0 {
+            return Ok(ForwardedExecute { payload });
+        }
+        payload.extend_from_slice(reader.bytes(count.div_ceil(8))?);
+        if reader.u8()? == 1 {
+            bound.types = (0..count)
+                .map(|_| read_type(&mut reader))
+                .collect::<Result<_, _>>()?;
+        }
+        if bound.types.len() != count {
+            return Err(WireError::InvalidValue("parameter types (never sent)"));
+        }
+        payload.put_u8(1);
+        for param_type in &bound.types {
+            payload.put_u8(param_type.code);
+            payload.put_u8(if param_type.unsigned {
+                UNSIGNED_FLAG
+            } else {
+                0
+            });
+        }
+        payload.extend_from_slice(reader.rest());
+        Ok(ForwardedExecute { payload })
+    }
+
+    /// The COM_STMT_EXECUTE payload for the server's statement `id`.
+    pub fn payload(&mut self, id: u32) -> &[u8] {
+        self.payload[1..5].copy_from_slice(&id.to_le_bytes());
+        &self.payload
+    }
+}
+
 fn read_type(reader: &mut PayloadReader<'_>) -> Result<ParamType, WireError> {
     let code = reader.u8()?;
     let flags = reader.u8()?;
@@ -119,7 +175,6 @@ fn text(text: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::wire::PayloadWriter;
 
     /// An execute body (after the statement id) with types sent.
     fn body(null_bitmap: &[u8], types: &[(u8, u8)], values: &[u8]) -> Vec<u8> {
@@ -259,5 +314,36 @@ mod tests {
     fn statements_without_parameters_ignore_the_rest() {
         let mut bound = BoundParams::new(0);
         assert_eq!(read_params(&[0, 1, 0, 0, 0], &mut bound).unwrap(), []);
+    }
+
+    #[test]
+    fn forwarded_executes_always_carry_types_and_the_new_id() {
+        let mut bound = BoundParams::new(2);
+        let first = body(
+            &[0b10],
+            &[(0x0a, 0), (0x08, 0x80)],
+            &[4, 0xe9, 0x07, 12, 24],
+        );
+        let mut forwarded = ForwardedExecute::new(&first, &mut bound).expect("first");
+        let payload = forwarded.payload(77).to_vec();
+        assert_eq!(payload[0], commands::STMT_EXECUTE);
+        assert_eq!(&payload[1..5], &77u32.to_le_bytes());
+        assert_eq!(&payload[5..], &first[..], "types sent: forwarded unchanged");
+        // The next execute omits the types; the forwarded one still has them.
+        let mut second = vec![0x00];
+        second.put_u32(1);
+        second.extend_from_slice(&[0b10, 0, 4, 0xea, 0x07, 1, 2]);
+        let mut forwarded = ForwardedExecute::new(&second, &mut bound).expect("second");
+        let payload = forwarded.payload(78);
+        assert_eq!(&payload[10..17], &[0b10, 1, 0x0a, 0, 0x08, 0x80, 4]);
+        assert_eq!(&payload[17..], &[0xea, 0x07, 1, 2]);
+        // A cursor request is dropped.
+        let mut cursor = first.clone();
+        cursor[0] = 1;
+        let mut forwarded = ForwardedExecute::new(&cursor, &mut bound).expect("cursor");
+        assert_eq!(forwarded.payload(1)[5], 0);
+        // Types never sent are an error, as for the decoded path.
+        let mut fresh = BoundParams::new(2);
+        assert!(ForwardedExecute::new(&second, &mut fresh).is_err());
     }
 }

@@ -3,12 +3,13 @@
 //! aligned with whichever client session borrows it next.
 
 use std::collections::HashMap;
+use std::io;
 use std::time::{Duration, Instant};
 
 use super::analysis::SessionVariable;
-use crate::backend::{DbError, QueryResult, Value};
-use crate::client::{ClientError, ConnectOptions, Connection, ServerStatement};
-use crate::protocol::constants::status;
+use crate::backend::{DbError, ForwardedExecute, QueryResult, Value};
+use crate::client::{ClientError, ConnectOptions, Connection, Relayed, ServerStatement};
+use crate::protocol::constants::{commands, status};
 
 /// The outcome of a statement on a backend connection: `Err` when the connection broke
 /// (it is marked broken and will be closed), `Ok(Err)` for a SQL error.
@@ -185,6 +186,38 @@ impl BackendConnection {
             Err(error) => return Ok(Err(error)),
         };
         self.track(|c| c.execute(&statement, params))
+    }
+
+    /// Runs a COM_QUERY, passing the reply on to `out` as the server sent it.
+    pub fn relay_query(
+        &mut self,
+        sql: &str,
+        client_deprecate_eof: bool,
+        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Relayed, ClientError> {
+        let mut payload = Vec::with_capacity(1 + sql.len());
+        payload.push(commands::QUERY);
+        payload.extend_from_slice(sql.as_bytes());
+        self.track(|c| c.relay(&payload, client_deprecate_eof, out))
+    }
+
+    /// Executes `sql` as a server-side prepared statement with the client's own parameter
+    /// packet, preparing it on this connection first if needed, and passes the reply on to
+    /// `out` as the server sent it.
+    pub fn relay_execute(
+        &mut self,
+        sql: &str,
+        execute: &mut ForwardedExecute,
+        client_deprecate_eof: bool,
+        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Outcome<Relayed> {
+        let statement = match self.prepare(sql)? {
+            Ok(statement) => statement,
+            Err(error) => return Ok(Err(error)),
+        };
+        let payload = execute.payload(statement.id);
+        self.track(|c| c.relay(payload, client_deprecate_eof, out))
+            .map(Ok)
     }
 
     /// Runs `operation` on the client connection, marking this one broken if it fails at

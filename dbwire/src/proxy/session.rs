@@ -1,6 +1,8 @@
 //! One client's session through the proxy: picks a backend connection per statement,
 //! pins one while the session holds state on it, and records every statement's digest.
 
+use std::cell::Cell;
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,8 +13,11 @@ use super::explain::ExplainJob;
 use super::pool::{Pool, PooledConnection};
 use super::stats::Execution;
 use super::Shared;
-use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, Value};
-use crate::client::ClientError;
+use crate::backend::{
+    Column, DbError, ForwardedExecute, PreparedStatement, QueryResult, Relay, ReplySink, Session,
+    Value,
+};
+use crate::client::{ClientError, Relayed};
 use crate::protocol::constants::{errors, status};
 use crate::protocol::multi_statement::has_multiple_statements;
 
@@ -147,8 +152,21 @@ impl ProxySession {
         &mut self,
         sql: &str,
         (digest, info): (&Digest, &StatementInfo),
-        operation: impl Fn(&mut PooledConnection) -> Outcome<T>,
+        mut operation: impl FnMut(&mut PooledConnection) -> Outcome<T>,
         summarize: impl Fn(&Result<T, DbError>) -> Summary,
+    ) -> Result<T, DbError> {
+        self.run_retrying(sql, (digest, info), &mut operation, &summarize, &|| true)
+    }
+
+    /// [`ProxySession::run`], retrying a broken read only while `may_retry` says so (not once
+    /// part of a relayed reply reached the client).
+    fn run_retrying<T>(
+        &mut self,
+        sql: &str,
+        (digest, info): (&Digest, &StatementInfo),
+        operation: &mut dyn FnMut(&mut PooledConnection) -> Outcome<T>,
+        summarize: &dyn Fn(&Result<T, DbError>) -> Summary,
+        may_retry: &dyn Fn() -> bool,
     ) -> Result<T, DbError> {
         let mut retried = false;
         loop {
@@ -162,7 +180,7 @@ impl ProxySession {
                 Ok(result) => result,
                 Err(error) => {
                     self.connection_lost();
-                    if !was_pinned && !retried && info.route == Route::Read {
+                    if !was_pinned && !retried && info.route == Route::Read && may_retry() {
                         retried = true;
                         continue;
                     }
@@ -450,6 +468,105 @@ impl Session for ProxySession {
 
     fn autocommit(&self) -> bool {
         self.status_flags & status::AUTOCOMMIT != 0
+    }
+
+    fn relay(&mut self) -> Option<&mut dyn Relay> {
+        Some(self)
+    }
+}
+
+/// Sends a relayed command on a backend connection, passing the reply (in the client's
+/// `DEPRECATE_EOF` framing when the flag is set) to the output.
+type Forward<'f> =
+    dyn FnMut(&mut PooledConnection, bool, &mut ReplyOut<'_>) -> Outcome<Relayed> + 'f;
+
+/// Where a relayed reply's packets go.
+type ReplyOut<'o> = dyn FnMut(&[u8]) -> io::Result<()> + 'o;
+
+impl ProxySession {
+    /// Runs one relayed command: `forward` sends it on the chosen backend connection and
+    /// passes the reply to the client. Errors before any of the reply went out are sent as an
+    /// ERR; a backend that breaks in the middle of a reply, or a client that is gone, ends the
+    /// client connection.
+    fn relay_command(
+        &mut self,
+        sql: &str,
+        (digest, info): (&Digest, &StatementInfo),
+        command: Command,
+        reply: &mut dyn ReplySink,
+        forward: &mut Forward<'_>,
+    ) -> io::Result<()> {
+        let deprecate_eof = reply.deprecate_eof();
+        let sent = Cell::new(false);
+        let mut operation = |connection: &mut PooledConnection| {
+            forward(connection, deprecate_eof, &mut |payload| {
+                sent.set(true);
+                reply.send(payload)
+            })
+        };
+        let summarize = |result: &Result<Relayed, DbError>| {
+            let mut summary = Summary::new(command);
+            match result {
+                Ok(relayed) => {
+                    summary.rows_affected = relayed.summary.affected_rows;
+                    summary.rows_sent = relayed.summary.rows;
+                    summary.failed = relayed.summary.failed;
+                }
+                Err(_) => summary.failed = true,
+            }
+            summary
+        };
+        let outcome = self.run_retrying(sql, (digest, info), &mut operation, &summarize, &|| {
+            !sent.get()
+        });
+        match outcome {
+            Ok(Relayed {
+                sink_error: Some(error),
+                ..
+            }) => Err(error),
+            Ok(_) => Ok(()),
+            Err(error) if sent.get() => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                error.message,
+            )),
+            Err(error) => reply.send_error(&error),
+        }
+    }
+}
+
+impl Relay for ProxySession {
+    fn relay_query(&mut self, sql: &str, reply: &mut dyn ReplySink) -> Option<io::Result<()>> {
+        let (digest, info) = analysis::inspect(sql);
+        if only_sets_session_variables(sql, &info) {
+            return None;
+        }
+        Some(self.relay_command(
+            sql,
+            (&digest, &info),
+            Command::Query,
+            reply,
+            &mut |connection, deprecate_eof, out| {
+                connection.relay_query(sql, deprecate_eof, out).map(Ok)
+            },
+        ))
+    }
+
+    fn relay_execute(
+        &mut self,
+        sql: &str,
+        execute: &mut ForwardedExecute,
+        reply: &mut dyn ReplySink,
+    ) -> io::Result<()> {
+        let (digest, info) = analysis::inspect(sql);
+        self.relay_command(
+            sql,
+            (&digest, &info),
+            Command::Execute,
+            reply,
+            &mut |connection, deprecate_eof, out| {
+                connection.relay_execute(sql, execute, deprecate_eof, out)
+            },
+        )
     }
 }
 

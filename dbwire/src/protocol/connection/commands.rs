@@ -5,7 +5,7 @@ use std::io;
 use std::sync::atomic::Ordering;
 
 use super::login::{admit, client_ip, Credentials};
-use super::{malformed, utf8, Connection, ConnectionError};
+use super::{malformed, utf8, ClientSink, Connection, ConnectionError};
 use crate::backend::{Backend, DbError, QueryResult, Session, Value};
 use crate::protocol::constants::{capabilities, errors};
 use crate::protocol::handshake::ChangeUser;
@@ -27,6 +27,16 @@ impl<B: Backend> Connection<'_, B> {
                 "You have an error in your SQL syntax; multiple statements in one query \
                  need the multi-statements option",
             ));
+        }
+        if let Some(relay) = self.session.relay() {
+            let mut sink = ClientSink {
+                io: &mut self.io,
+                scratch: &mut self.scratch,
+                deprecate_eof: self.capabilities & capabilities::DEPRECATE_EOF != 0,
+            };
+            if let Some(relayed) = relay.relay_query(sql, &mut sink) {
+                return relayed;
+            }
         }
         let results = self.session.query(sql);
         if results.is_empty() {

@@ -27,7 +27,7 @@ use super::response::{encode_eof, encode_err, OkPacket};
 use super::resultset::{
     encode_binary_row, encode_column_count, encode_column_definition, encode_text_row,
 };
-use crate::backend::{Backend, Column, DbError, QueryResult, Session, Value};
+use crate::backend::{Backend, Column, DbError, QueryResult, ReplySink, Session, Value};
 use crate::server::{ServerConfig, ServerStats};
 
 /// How long a refused client gets to read our last packet before the socket closes.
@@ -344,6 +344,29 @@ impl<B: Backend> Connection<'_, B> {
         } else {
             self.send(|out| encode_text_row(out, columns, row))
         }
+    }
+}
+
+/// The client connection as a [`ReplySink`] for a relaying session.
+struct ClientSink<'a> {
+    io: &'a mut ServerIo,
+    scratch: &'a mut Vec<u8>,
+    deprecate_eof: bool,
+}
+
+impl ReplySink for ClientSink<'_> {
+    fn deprecate_eof(&self) -> bool {
+        self.deprecate_eof
+    }
+
+    fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.io.write_payload(payload)
+    }
+
+    fn send_error(&mut self, error: &DbError) -> io::Result<()> {
+        self.scratch.clear();
+        encode_err(self.scratch, error);
+        self.io.write_payload(self.scratch)
     }
 }
 

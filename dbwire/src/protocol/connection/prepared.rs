@@ -4,12 +4,13 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use super::{malformed, utf8, Connection};
+use super::{malformed, utf8, ClientSink, Connection};
 use crate::backend::{
-    charsets, Backend, Column, ColumnType, DbError, PreparedStatement, QueryResult, Session,
+    charsets, Backend, Column, ColumnType, DbError, PreparedStatement, QueryResult, ReplySink,
+    Session,
 };
-use crate::protocol::constants::{errors, markers};
-use crate::protocol::params::read_params;
+use crate::protocol::constants::{capabilities, errors, markers};
+use crate::protocol::params::{read_params, ForwardedExecute};
 use crate::protocol::wire::PayloadWriter;
 
 impl<B: Backend> Connection<'_, B> {
@@ -67,6 +68,18 @@ impl<B: Backend> Connection<'_, B> {
         if let Some(error) = entry.deferred_error.take() {
             entry.bound.clear_long_data();
             return self.send_err(&error);
+        }
+        let no_long_data = entry.bound.long_data.iter().all(Option::is_none);
+        if let (true, Some(relay)) = (no_long_data, self.session.relay()) {
+            let mut sink = ClientSink {
+                io: &mut self.io,
+                scratch: &mut self.scratch,
+                deprecate_eof: self.capabilities & capabilities::DEPRECATE_EOF != 0,
+            };
+            return match ForwardedExecute::new(body, &mut entry.bound) {
+                Ok(mut execute) => relay.relay_execute(&entry.sql, &mut execute, &mut sink),
+                Err(error) => sink.send_error(&malformed(error)),
+            };
         }
         let params = read_params(body, &mut entry.bound);
         entry.bound.clear_long_data();
