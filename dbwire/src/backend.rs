@@ -73,6 +73,8 @@ pub mod column_flags {
     pub const BLOB: u16 = 16;
     /// UNSIGNED.
     pub const UNSIGNED: u16 = 32;
+    /// ZEROFILL (also set on YEAR columns; mysqlnd keeps such values as strings).
+    pub const ZEROFILL: u16 = 64;
     /// Binary collation (BLOB, VARBINARY; absent for TEXT).
     pub const BINARY: u16 = 128;
     /// AUTO_INCREMENT.
@@ -313,6 +315,13 @@ pub trait Session: Send {
 
     /// True in autocommit mode (for the SERVER_STATUS_AUTOCOMMIT flag).
     fn autocommit(&self) -> bool;
+
+    /// Tells the session the capability flags its client negotiated
+    /// (`protocol::constants::capabilities`), at login and after COM_CHANGE_USER. Sessions
+    /// honour `CLIENT_FOUND_ROWS`: affected rows count the rows an UPDATE matched.
+    fn client_capabilities(&mut self, capabilities: u32) {
+        let _ = capabilities;
+    }
 
     /// The session as a [`Relay`] when it answers commands with a server's own reply packets
     /// (the proxy); `None` (the default) when the protocol layer encodes its results.

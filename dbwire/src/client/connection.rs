@@ -63,7 +63,11 @@ impl Connection {
         let reader = BufReader::new(stream.try_clone()?);
         let mut io = PacketIo::new(reader, stream, options.max_packet);
         let greeting = read_greeting(&mut io)?;
-        let capabilities = client_capabilities(greeting.capabilities, options.database.is_some());
+        let capabilities = client_capabilities(
+            greeting.capabilities,
+            options.database.is_some(),
+            options.found_rows,
+        );
         let status = login(&mut io, &greeting, options, capabilities)?;
         let mut connection = Connection {
             io,

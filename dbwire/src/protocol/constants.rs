@@ -53,9 +53,11 @@ pub mod capabilities {
     /// Query attributes in COM_QUERY and COM_STMT_EXECUTE.
     pub const QUERY_ATTRIBUTES: u32 = 1 << 27;
 
-    /// What this server offers. No TLS, compression, LOCAL INFILE or session tracking.
+    /// What this server offers. No TLS, LOCAL INFILE or session tracking.
     pub const SERVER: u32 = LONG_PASSWORD
+        | FOUND_ROWS
         | LONG_FLAG
+        | COMPRESS
         | CONNECT_WITH_DB
         | PROTOCOL_41
         | TRANSACTIONS

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod command;
+mod compress;
 pub(crate) mod connection;
 pub mod constants;
 pub mod handshake;

@@ -12,8 +12,37 @@ enum State {
 }
 
 /// True when `sql` holds a statement after a `;` that is outside quotes and comments.
-/// Trailing semicolons, whitespace and comments do not count.
+/// Trailing semicolons, whitespace and comments do not count, nor do the `;` inside the body
+/// of a stored program's definition (`CREATE PROCEDURE ... BEGIN ...; ...; END`), which the
+/// server parses as one statement.
 pub fn has_multiple_statements(sql: &[u8]) -> bool {
+    !defines_stored_program(sql) && has_code_after_semicolon(sql)
+}
+
+/// Words that, after `CREATE` and before the first `(` or `;`, make a statement the
+/// definition of a stored program, whose body may hold `;`.
+const STORED_PROGRAMS: [&[u8]; 4] = [b"PROCEDURE", b"FUNCTION", b"TRIGGER", b"EVENT"];
+
+/// True for `CREATE [OR REPLACE] [DEFINER = ...] PROCEDURE|FUNCTION|TRIGGER|EVENT ...`.
+fn defines_stored_program(sql: &[u8]) -> bool {
+    let head = sql
+        .split(|&byte| byte == b'(' || byte == b';')
+        .next()
+        .unwrap_or_default();
+    let mut words = head
+        .split(|byte| !byte.is_ascii_alphanumeric() && *byte != b'_')
+        .filter(|word| !word.is_empty());
+    words
+        .next()
+        .is_some_and(|first| first.eq_ignore_ascii_case(b"CREATE"))
+        && words.take(8).any(|word| {
+            STORED_PROGRAMS
+                .iter()
+                .any(|program| word.eq_ignore_ascii_case(program))
+        })
+}
+
+fn has_code_after_semicolon(sql: &[u8]) -> bool {
     let mut state = State::Code;
     let mut after_semicolon = false;
     let mut i = 0;
@@ -78,6 +107,9 @@ mod tests {
             "SELECT ';'",
             "SELECT \"a;b\"",
             "SELECT `we;ird` FROM t",
+            "CREATE PROCEDURE p(IN n INT) BEGIN SELECT n; SELECT n + 1; END",
+            "create definer = `app`@`%` function f() returns int begin declare x int; return 1; end",
+            "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET @a = 1; SET @b = 2; END",
             "SELECT 'it\\'s; fine'",
             "SELECT 'it''s; fine'",
             "SELECT 1 -- ; DROP TABLE t",
@@ -98,6 +130,8 @@ mod tests {
             "SELECT 1; -- c\nSELECT 2",
             "SELECT 1;'x'",
             "SELECT 1--1; SELECT 2",
+            "CREATE TABLE procedure_log (id INT); DROP TABLE t",
+            "SELECT 1; CREATE PROCEDURE p() BEGIN SELECT 1; END",
         ] {
             assert!(has_multiple_statements(sql.as_bytes()), "{sql}");
         }

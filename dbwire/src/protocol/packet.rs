@@ -6,6 +6,8 @@ use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
+use super::compress::Compression;
+
 /// The largest payload one packet carries; a piece this long means another one follows.
 pub const MAX_CHUNK: usize = 0xff_ffff;
 
@@ -48,6 +50,8 @@ pub struct PacketIo<R, W> {
     out: Vec<u8>,
     sequence: u8,
     max_payload: usize,
+    /// Set once the compressed protocol is on.
+    compression: Option<Compression>,
 }
 
 impl<R: Read, W: Write> PacketIo<R, W> {
@@ -60,6 +64,7 @@ impl<R: Read, W: Write> PacketIo<R, W> {
             out: Vec::new(),
             sequence: 0,
             max_payload,
+            compression: None,
         }
     }
 
@@ -71,6 +76,14 @@ impl<R: Read, W: Write> PacketIo<R, W> {
     /// Starts a new exchange: the next packet read or written has sequence id 0.
     pub fn reset_sequence(&mut self) {
         self.sequence = 0;
+        if let Some(compression) = &mut self.compression {
+            compression.reset_sequence();
+        }
+    }
+
+    /// Switches to the compressed protocol (after the login's last packet went out uncompressed).
+    pub fn enable_compression(&mut self) {
+        self.compression = Some(Compression::default());
     }
 
     /// The sequence id the next packet will carry.
@@ -119,9 +132,15 @@ impl<R: Read, W: Write> PacketIo<R, W> {
                     limit: self.max_payload,
                 });
             }
-            let read = (&mut self.reader).take(len as u64).read_to_end(payload)?;
-            if read < len {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            if let Some(compression) = &mut self.compression {
+                let start = payload.len();
+                payload.resize(start + len, 0);
+                compression.read_exact(&mut self.reader, &mut payload[start..], false)?;
+            } else {
+                let read = (&mut self.reader).take(len as u64).read_to_end(payload)?;
+                if read < len {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                }
             }
             if len < MAX_CHUNK {
                 return Ok(());
@@ -149,18 +168,9 @@ impl<R: Read, W: Write> PacketIo<R, W> {
 
     fn read_header(&mut self, first: bool) -> Result<(usize, u8), PacketError> {
         let mut header = [0u8; 4];
-        let mut filled = 0;
-        while filled < header.len() {
-            match self.reader.read(&mut header[filled..]) {
-                Ok(0) if filled == 0 && first => return Err(PacketError::Closed),
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if filled == 0 && first && is_timeout(&e) => {
-                    return Err(PacketError::TimedOut)
-                }
-                Err(e) => return Err(e.into()),
-            }
+        match &mut self.compression {
+            Some(compression) => compression.read_exact(&mut self.reader, &mut header, first)?,
+            None => read_exact_or_closed(&mut self.reader, &mut header, first)?,
         }
         let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
         Ok((len, header[3]))
@@ -171,7 +181,7 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         self.out
             .extend_from_slice(&[len[0], len[1], len[2], self.sequence]);
         self.sequence = self.sequence.wrapping_add(1);
-        if piece.len() >= FLUSH_THRESHOLD {
+        if piece.len() >= FLUSH_THRESHOLD && self.compression.is_none() {
             self.write_out()?;
             return self.writer.write_all(piece);
         }
@@ -184,11 +194,36 @@ impl<R: Read, W: Write> PacketIo<R, W> {
 
     fn write_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.writer.write_all(&self.out)?;
+            match &mut self.compression {
+                Some(compression) => compression.write(&self.out, &mut self.writer)?,
+                None => self.writer.write_all(&self.out)?,
+            }
             self.out.clear();
         }
         Ok(())
     }
+}
+
+/// Fills `buf` from `reader`. With `first` (no byte of the packet read yet), a clean close is
+/// [`PacketError::Closed`] and a read timeout [`PacketError::TimedOut`]; later they are errors
+/// in the middle of a packet.
+pub(crate) fn read_exact_or_closed<R: Read>(
+    reader: &mut R,
+    buf: &mut [u8],
+    first: bool,
+) -> Result<(), PacketError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) if filled == 0 && first => return Err(PacketError::Closed),
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if filled == 0 && first && is_timeout(&e) => return Err(PacketError::TimedOut),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// True for the errors a socket read timeout produces.

@@ -82,6 +82,12 @@ impl BackendConnection {
         self.connection.status_flags()
     }
 
+    /// True when the connection negotiated `CLIENT_FOUND_ROWS`: only sessions whose client did
+    /// may use it (the flag changes affected-row counts and is fixed at login).
+    pub fn found_rows(&self) -> bool {
+        self.connection.capabilities() & crate::protocol::constants::capabilities::FOUND_ROWS != 0
+    }
+
     /// True while the upstream reports an open transaction on this connection.
     pub fn in_transaction(&self) -> bool {
         self.connection.status_flags() & status::IN_TRANS != 0

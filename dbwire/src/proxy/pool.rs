@@ -164,20 +164,33 @@ impl Pool {
     /// Lends a connection: an idle one, a new one while below `max_connections`, or the first
     /// one returned within `acquire_timeout`.
     pub fn acquire(self: &Arc<Pool>) -> Result<PooledConnection, DbError> {
+        self.acquire_for(false)
+    }
+
+    /// Lends a connection that negotiated `CLIENT_FOUND_ROWS` as `found_rows` says. The pool
+    /// holds both kinds; when it is full and only the other kind is idle, an idle one of the
+    /// other kind is closed to make room.
+    pub fn acquire_for(self: &Arc<Pool>, found_rows: bool) -> Result<PooledConnection, DbError> {
         let started = Instant::now();
         let deadline = started + self.config.acquire_timeout;
         // Declared before the guard, so expired connections close after it is released.
         let mut retired = Vec::new();
         let mut state = self.lock_state();
         loop {
-            if let Some(connection) = self.take_idle(&mut state, &mut retired) {
+            if let Some(connection) = self.take_idle(&mut state, &mut retired, found_rows) {
                 return Ok(self.lend(connection, started));
+            }
+            if state.open >= self.config.max_connections {
+                if let Some(other) = state.idle.pop() {
+                    state.open -= 1;
+                    retired.push(other);
+                }
             }
             if state.open < self.config.max_connections {
                 self.refuse_while_backing_off()?;
                 state.open += 1;
                 drop(state);
-                return match self.connect() {
+                return match self.connect(found_rows) {
                     Ok(connection) => Ok(self.lend(connection, started)),
                     Err(error) => {
                         self.forget_one();
@@ -305,14 +318,20 @@ impl Pool {
         self.returned.notify_all();
     }
 
-    /// The most recently used idle connection within its lifetime; older ones go to
-    /// `retired`, to be closed once the lock is released.
+    /// The most recently used idle connection of the `found_rows` kind within its lifetime;
+    /// expired ones met on the way go to `retired`, to be closed once the lock is released.
     fn take_idle(
         &self,
         state: &mut PoolState,
         retired: &mut Vec<BackendConnection>,
+        found_rows: bool,
     ) -> Option<BackendConnection> {
-        while let Some(connection) = state.idle.pop() {
+        while let Some(index) = state
+            .idle
+            .iter()
+            .rposition(|connection| connection.found_rows() == found_rows)
+        {
+            let connection = state.idle.remove(index);
             if connection.age() < self.config.max_lifetime {
                 return Some(connection);
             }
@@ -341,9 +360,10 @@ impl Pool {
     }
 
     /// Opens and logs in a new connection, updating the upstream's health.
-    fn connect(&self) -> Result<BackendConnection, DbError> {
+    fn connect(&self, found_rows: bool) -> Result<BackendConnection, DbError> {
         let mut options = self.options.clone();
         options.connect_timeout = self.config.connect_timeout;
+        options.found_rows = found_rows;
         match BackendConnection::open(&options, self.config.statements_per_connection) {
             Ok(connection) => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
@@ -367,7 +387,7 @@ impl Pool {
                 }
                 state.open += 1;
             }
-            match self.connect() {
+            match self.connect(false) {
                 Ok(connection) => {
                     self.lock_state().idle.insert(0, connection);
                     self.returned.notify_one();

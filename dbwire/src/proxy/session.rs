@@ -65,6 +65,9 @@ pub struct ProxySession {
     pins: Pins,
     status_flags: u16,
     last_write: Option<Instant>,
+    /// The client negotiated `CLIENT_FOUND_ROWS`: its statements run on backend connections
+    /// that did too.
+    found_rows: bool,
 }
 
 impl ProxySession {
@@ -85,6 +88,7 @@ impl ProxySession {
             pins: Pins::default(),
             status_flags: status::AUTOCOMMIT,
             last_write: None,
+            found_rows: false,
         }
     }
 
@@ -123,14 +127,22 @@ impl ProxySession {
         let mut connection = match target {
             Target::Pinned => match self.pinned.take() {
                 Some(connection) => connection,
-                None => self.shared.upstreams.primary().acquire()?,
+                None => self
+                    .shared
+                    .upstreams
+                    .primary()
+                    .acquire_for(self.found_rows)?,
             },
-            Target::Pool(pool) => match pool.acquire() {
+            Target::Pool(pool) => match pool.acquire_for(self.found_rows) {
                 Ok(connection) => connection,
                 Err(error) if Arc::ptr_eq(&pool, self.shared.upstreams.primary()) => {
                     return Err(error)
                 }
-                Err(_) => self.shared.upstreams.primary().acquire()?,
+                Err(_) => self
+                    .shared
+                    .upstreams
+                    .primary()
+                    .acquire_for(self.found_rows)?,
             },
         };
         match connection.align(self.schema.as_deref(), &self.variables) {
@@ -472,6 +484,10 @@ impl Session for ProxySession {
 
     fn relay(&mut self) -> Option<&mut dyn Relay> {
         Some(self)
+    }
+
+    fn client_capabilities(&mut self, capabilities: u32) {
+        self.found_rows = capabilities & crate::protocol::constants::capabilities::FOUND_ROWS != 0;
     }
 }
 

@@ -77,6 +77,9 @@ pub(super) fn login<B: Backend>(
     };
     let session = admit(io, shared, capabilities, &credentials, &nonce)?;
     send_welcome(io, &session)?;
+    if capabilities & capabilities::COMPRESS != 0 {
+        io.enable_compression();
+    }
     Ok(LoggedIn {
         session,
         user: response.user,
@@ -102,7 +105,10 @@ pub(super) fn admit<B: Backend>(
         .backend
         .open_client_session(credentials.user, credentials.database, client_ip(io))
     {
-        Ok(session) => Ok(session),
+        Ok(mut session) => {
+            session.client_capabilities(capabilities);
+            Ok(session)
+        }
         Err(error) => {
             send_error(io, &error)?;
             Err(ConnectionError::Session(error))

@@ -37,6 +37,8 @@ pub struct SqliteSession {
     tracker: ChangeTracker,
     /// MySQL's autocommit mode.
     autocommit: bool,
+    /// The client negotiated `CLIENT_FOUND_ROWS`: affected rows count matched rows.
+    found_rows: bool,
 }
 
 /// What running one SQLite statement produced.
@@ -85,6 +87,7 @@ impl SqliteSession {
             context,
             tracker: ChangeTracker::new(),
             autocommit: true,
+            found_rows: false,
         };
         session.install_hooks()?;
         session.context.set_database(session.database.clone());
@@ -355,8 +358,13 @@ impl SqliteSession {
         sqlite_count: u64,
     ) {
         tally.affected_rows += match kind {
+            // Under CLIENT_FOUND_ROWS a duplicate left as it was counts 1, not 0.
+            SqlKind::Insert if self.found_rows => {
+                changes.inserted + changes.changed + changes.matched
+            }
             SqlKind::Insert => changes.inserted + 2 * changes.changed,
             SqlKind::Replace => changes.inserted + changes.deleted,
+            SqlKind::Update if self.found_rows => changes.matched,
             SqlKind::Update => changes.changed,
             SqlKind::Delete => sqlite_count,
             _ => 0,
@@ -680,5 +688,9 @@ impl Session for SqliteSession {
 
     fn autocommit(&self) -> bool {
         self.autocommit
+    }
+
+    fn client_capabilities(&mut self, capabilities: u32) {
+        self.found_rows = capabilities & crate::protocol::constants::capabilities::FOUND_ROWS != 0;
     }
 }

@@ -499,8 +499,8 @@ impl DeclaredType {
         if self.unsigned {
             mysql.flags |= column_flags::UNSIGNED;
         }
-        if self.zerofill {
-            mysql.flags |= column_flags::UNSIGNED;
+        if self.zerofill || column_type == ColumnType::Year {
+            mysql.flags |= column_flags::UNSIGNED | column_flags::ZEROFILL;
         }
         Some(mysql)
     }
