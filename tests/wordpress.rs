@@ -38,6 +38,11 @@ const ERROR_MARKERS: &[&str] = &[
 /// Starts `ephpm serve` on a copy of Debian's WordPress with the test's `wp-config.php`
 /// (written by `setup`).
 fn start_site(setup: fn(&Path, u16)) -> Server {
+    start_site_with(setup, &[])
+}
+
+/// [`start_site`] with extra environment for the server.
+fn start_site_with(setup: fn(&Path, u16), env: &[(&str, &str)]) -> Server {
     let source = Path::new(WORDPRESS_SOURCE);
     assert!(
         source.join("wp-settings.php").is_file(),
@@ -51,6 +56,9 @@ fn start_site(setup: fn(&Path, u16)) -> Server {
     if source.join(".htaccess").exists() {
         options = options.without(".htaccess");
     }
+    for (key, value) in env {
+        options = options.env(key, value);
+    }
     Server::start(options)
 }
 
@@ -58,6 +66,15 @@ fn start_site(setup: fn(&Path, u16)) -> Server {
 fn write_wp_config(docroot: &Path, db_port: u16) {
     let template = fs::read_to_string(fixture("wordpress/wp-config.php")).unwrap();
     let config = template.replace("@DB_HOST@", &format!("127.0.0.1:{db_port}"));
+    fs::write(docroot.join("wp-config.php"), config).unwrap();
+}
+
+/// A `wp-config.php` that reaches the built-in database over its Unix socket, the way a site
+/// is configured for a local MySQL: `DB_HOST` is `localhost:/path/to/socket`, here from the
+/// `DB_SOCKET` ePHPm puts in PHP's environment.
+fn write_wp_config_over_socket(docroot: &Path, _db_port: u16) {
+    let template = fs::read_to_string(fixture("wordpress/wp-config.php")).unwrap();
+    let config = template.replace("'@DB_HOST@'", "'localhost:' . getenv('DB_SOCKET')");
     fs::write(docroot.join("wp-config.php"), config).unwrap();
 }
 
@@ -123,6 +140,18 @@ impl<'a> Browser<'a> {
 fn wordpress_runs_on_the_embedded_database() {
     let site = start_site(write_wp_config);
     run_the_site(&site);
+}
+
+/// The same visit with WordPress talking to the database over `db.socket` (mysqlnd's Unix
+/// socket transport) instead of TCP.
+#[test]
+fn wordpress_runs_on_the_embedded_database_over_its_unix_socket() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("mysqld.sock");
+    let socket = socket.to_str().unwrap();
+    let site = start_site_with(write_wp_config_over_socket, &[("EPHPM_DB__SOCKET", socket)]);
+    run_the_site(&site);
+    assert!(Path::new(socket).exists(), "no database socket at {socket}");
 }
 
 /// The same visit with `kv/php/object-cache.php`: WordPress keeps its object cache in the

@@ -298,8 +298,15 @@ impl Pool {
             return;
         }
         connection.touch();
-        self.lock_state().idle.push(connection);
-        self.returned.notify_one();
+        let waiting = {
+            let mut state = self.lock_state();
+            state.idle.push(connection);
+            state.waiting > 0
+        };
+        // Waking a condvar costs a system call even when nobody waits on it.
+        if waiting {
+            self.returned.notify_one();
+        }
     }
 
     /// A lent connection broke: the upstream may have restarted, so the idle ones are

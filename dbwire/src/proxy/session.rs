@@ -2,6 +2,7 @@
 //! pins one while the session holds state on it, and records every statement's digest.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -68,7 +69,12 @@ pub struct ProxySession {
     /// The client negotiated `CLIENT_FOUND_ROWS`: its statements run on backend connections
     /// that did too.
     found_rows: bool,
+    /// Digest and analysis of the prepared statements' SQL, made once per text.
+    prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
+
+/// Analyses kept per session for prepared statements; past this many the cache starts over.
+const MAX_PREPARED_ANALYSES: usize = 1024;
 
 impl ProxySession {
     /// A session for `user` from `client`, in `schema` (checked by the caller).
@@ -89,7 +95,21 @@ impl ProxySession {
             status_flags: status::AUTOCOMMIT,
             last_write: None,
             found_rows: false,
+            prepared: HashMap::new(),
         }
+    }
+
+    /// The digest and analysis of a prepared statement's `sql`, made at its first use.
+    fn prepared_analysis(&mut self, sql: &str) -> Arc<(Digest, StatementInfo)> {
+        if let Some(analysis) = self.prepared.get(sql) {
+            return Arc::clone(analysis);
+        }
+        if self.prepared.len() >= MAX_PREPARED_ANALYSES {
+            self.prepared.clear();
+        }
+        let analysis = Arc::new(analysis::inspect(sql));
+        self.prepared.insert(sql.to_owned(), Arc::clone(&analysis));
+        analysis
     }
 
     /// Picks the backend for a statement: the pinned connection, a replica for a read
@@ -451,10 +471,11 @@ impl Session for ProxySession {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, DbError> {
-        let (digest, info) = analysis::inspect(sql);
+        let analysis = self.prepared_analysis(sql);
+        let (digest, info) = &*analysis;
         self.run(
             sql,
-            (&digest, &info),
+            (digest, info),
             |connection| connection.execute(sql, params),
             |result| {
                 let mut summary = Summary::new(Command::Execute);
@@ -573,10 +594,11 @@ impl Relay for ProxySession {
         execute: &mut ForwardedExecute,
         reply: &mut dyn ReplySink,
     ) -> io::Result<()> {
-        let (digest, info) = analysis::inspect(sql);
+        let analysis = self.prepared_analysis(sql);
+        let (digest, info) = &*analysis;
         self.relay_command(
             sql,
-            (&digest, &info),
+            (digest, info),
             Command::Execute,
             reply,
             &mut |connection, deprecate_eof, out| {
