@@ -18,6 +18,9 @@
 #   BENCH_OUT           markdown output (default bench/last-wordpress.md)
 #   BENCH_OBJECT_CACHE=0  skip the third measurement: ePHPm with kv/php/object-cache.php (the
 #                       built-in KV store as WordPress's persistent object cache; default 1)
+#   BENCH_SOCKET=0      skip the measurement of ePHPm with WordPress reaching the built-in
+#                       database over its Unix socket (db.socket, DB_HOST=localhost:/path)
+#                       instead of TCP (default 1)
 #   BENCH_EPHPM_ARGS    extra arguments for `ephpm serve` (word-split), e.g.
 #                       "--php-ini opcache.jit=tracing --php-ini opcache.jit_buffer_size=64M"
 #   BENCH_KEEP_WORK=1   keep the temporary directory (copies, configs, logs, raw wrk outputs)
@@ -44,6 +47,7 @@ BENCH_FPM_CHILDREN=${BENCH_FPM_CHILDREN:-8}
 BENCH_OUT=${BENCH_OUT:-$BENCH_DIR/last-wordpress.md}
 BENCH_KEEP_WORK=${BENCH_KEEP_WORK:-0}
 BENCH_OBJECT_CACHE=${BENCH_OBJECT_CACHE:-1}
+BENCH_SOCKET=${BENCH_SOCKET:-1}
 BENCH_EPHPM_ARGS=${BENCH_EPHPM_ARGS:-}
 OBJECT_CACHE=$ROOT/kv/php/object-cache.php
 
@@ -111,7 +115,7 @@ start_ephpm() {
     [[ $name == EPHPM_* ]] && unset+=(-u "$name")
   done
   (cd "$dir" && exec env "${unset[@]}" EPHPM_LOG__ACCESS_LOG=off EPHPM_DB__LISTEN="$HOST:$EPHPM_DB_PORT" \
-    EPHPM_KV__LISTEN="$HOST:$EPHPM_KV_PORT" \
+    EPHPM_DB__SOCKET="$dir/mysqld.sock" EPHPM_KV__LISTEN="$HOST:$EPHPM_KV_PORT" \
     EPHPM_DB__DATA_DIR="$dir/data" "$EPHPM_BIN" serve --root "$dir/wordpress" \
     --listen "$HOST:$EPHPM_PORT" --cores "$CORES" $BENCH_EPHPM_ARGS) >"$dir/server.log" 2>&1 &
   local pid=$!
@@ -192,9 +196,10 @@ write_report() {
       for (i = 1; i <= count[key]; i++) out = out (i > 1 ? ", " : "") val[key, i, 3]
       return out
     }
-    function ratio(label, key, peer) {
+    function ratio(label, key, peer, peer_label) {
       if (!(key in count) || !(peer in count) || median(peer, 3) <= 0) return
-      printf "%s / nginx + php-fpm + MariaDB at -c%s: %.2fx req/s, p99 %.2fx\n", label, c,
+      if (peer_label == "") peer_label = "nginx + php-fpm + MariaDB"
+      printf "%s / %s at -c%s: %.2fx req/s, p99 %.2fx\n", label, peer_label, c,
         median(key, 3) / median(peer, 3), (median(peer, 4) > 0 ? median(key, 4) / median(peer, 4) : 0)
     }
     {
@@ -214,6 +219,7 @@ write_report() {
       for (i = 1; i <= m; i++) {
         c = order[i]
         row("ePHPm", "ephpm" SUBSEP c)
+        row("ePHPm, database over its Unix socket", "ephpm-socket" SUBSEP c)
         row("ePHPm + object-cache.php (built-in KV)", "ephpm-oc" SUBSEP c)
         row("nginx + php-fpm + MariaDB", "nginx" SUBSEP c)
       }
@@ -221,16 +227,32 @@ write_report() {
       for (i = 1; i <= m; i++) {
         c = order[i]
         ratio("ePHPm", "ephpm" SUBSEP c, "nginx" SUBSEP c)
+        ratio("ePHPm, database over its Unix socket", "ephpm-socket" SUBSEP c, "nginx" SUBSEP c)
+        ratio("ePHPm, database over its Unix socket", "ephpm-socket" SUBSEP c, "ephpm" SUBSEP c, "ePHPm over TCP")
         ratio("ePHPm + object cache", "ephpm-oc" SUBSEP c, "nginx" SUBSEP c)
       }
     }' "$RESULTS_TSV" >"$BENCH_OUT"
 }
 
-# ePHPm's measurements: as installed, then (BENCH_OBJECT_CACHE=1) with the object-cache.php
-# drop-in, which is removed again afterwards so the next repetition starts as installed.
+# Points ePHPm's WordPress at its database over TCP or over the Unix socket.
+ephpm_db_host() {
+  local host=$1
+  sed -i "s|define( 'DB_HOST', '[^']*' );|define( 'DB_HOST', '$host' );|" \
+    "$WORK/ephpm/wordpress/wp-config.php"
+}
+
+# ePHPm's measurements: as installed; (BENCH_SOCKET=1) with WordPress reaching the database over
+# its Unix socket; then (BENCH_OBJECT_CACHE=1) with the object-cache.php drop-in, which is
+# removed again afterwards so the next repetition starts as installed.
 measure_ephpm() {
   local drop_in="$WORK/ephpm/wordpress/wp-content/object-cache.php"
   measure ephpm "$EPHPM_PORT"
+  if [ "$BENCH_SOCKET" = 1 ]; then
+    ephpm_db_host "localhost:$WORK/ephpm/mysqld.sock"
+    check_front_page ephpm-socket "$EPHPM_PORT" "$WORK/ephpm-socket.home.html"
+    measure ephpm-socket "$EPHPM_PORT"
+    ephpm_db_host "$HOST:$EPHPM_DB_PORT"
+  fi
   [ "$BENCH_OBJECT_CACHE" = 1 ] || return 0
   install -m 644 -o www-data -g www-data "$OBJECT_CACHE" "$drop_in"
   check_front_page ephpm-oc "$EPHPM_PORT" "$WORK/ephpm-oc.home.html"
