@@ -75,6 +75,11 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         Aspect::Answer,
         "SQLite has no stored procedures",
     ),
+    (
+        "server_version",
+        Aspect::Answer,
+        "SQLite mode announces itself: 8.0.35-ePHPm",
+    ),
 ];
 
 /// Why expression columns' metadata differs in SQLite mode.

@@ -279,6 +279,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Opens a session for `user`, with `database` selected when the client named one.
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<Self::Session, DbError>;
 
+    /// The version announced in the greeting (MySQL's `VERSION()`); [`SERVER_VERSION`] by
+    /// default, a proxy's upstream's own.
+    ///
+    /// [`SERVER_VERSION`]: crate::protocol::constants::SERVER_VERSION
+    fn server_version(&self) -> String {
+        crate::protocol::constants::SERVER_VERSION.to_owned()
+    }
+
     /// Opens a session like [`Backend::open_session`] for a client connecting from `client`
     /// (backends that keep per-client statistics override it).
     fn open_client_session(

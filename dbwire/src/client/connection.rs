@@ -34,6 +34,7 @@ pub struct Connection {
     capabilities: u32,
     status: u16,
     server_version: String,
+    announced_version: String,
     connection_id: u32,
     broken: bool,
     /// The payload being relayed, reused between packets.
@@ -74,6 +75,7 @@ impl Connection {
             capabilities,
             status,
             server_version: greeting.version,
+            announced_version: greeting.announced_version,
             connection_id: greeting.connection_id,
             broken: false,
             relay_buffer: Vec::new(),
@@ -249,6 +251,11 @@ impl Connection {
     /// The server's version string (MariaDB's `5.5.5-` compatibility prefix removed).
     pub fn server_version(&self) -> &str {
         &self.server_version
+    }
+
+    /// The version exactly as the server announced it (MariaDB's starts with `5.5.5-`).
+    pub fn announced_version(&self) -> &str {
+        &self.announced_version
     }
 
     /// The server's id for this connection (`CONNECTION_ID()`, the id `KILL` takes).
@@ -443,6 +450,7 @@ mod tests {
             charset: DEFAULT_CHARSET,
             status: status::AUTOCOMMIT,
             auth_plugin: plugin,
+            server_version: crate::protocol::constants::SERVER_VERSION,
         }
         .encode(&mut out);
         out

@@ -26,6 +26,8 @@ const WANTED: u32 = capabilities::LONG_PASSWORD
 pub(crate) struct ServerGreeting {
     /// The server's version, without MariaDB's `5.5.5-` prefix.
     pub version: String,
+    /// The version exactly as announced (with MariaDB's prefix).
+    pub announced_version: String,
     /// The connection's id on the server.
     pub connection_id: u32,
     /// The nonce (both parts, normally 20 bytes) the scramble must cover.
@@ -61,10 +63,10 @@ impl ServerGreeting {
 }
 
 fn read_fields(reader: &mut PayloadReader<'_>) -> Result<ServerGreeting, WireError> {
-    let version = String::from_utf8_lossy(reader.nul_terminated()?);
-    let version = version
+    let announced_version = String::from_utf8_lossy(reader.nul_terminated()?).into_owned();
+    let version = announced_version
         .strip_prefix(MARIADB_VERSION_PREFIX)
-        .unwrap_or(&version)
+        .unwrap_or(&announced_version)
         .to_owned();
     let connection_id = reader.u32()?;
     let mut nonce = reader.bytes(8)?.to_vec();
@@ -91,6 +93,7 @@ fn read_fields(reader: &mut PayloadReader<'_>) -> Result<ServerGreeting, WireErr
     }
     Ok(ServerGreeting {
         version,
+        announced_version,
         connection_id,
         nonce,
         capabilities: caps,
@@ -173,6 +176,7 @@ mod tests {
             capabilities: capabilities::SERVER,
             charset: DEFAULT_CHARSET,
             status: 2,
+            server_version: crate::protocol::constants::SERVER_VERSION,
             auth_plugin: AuthPlugin::CachingSha2Password,
         }
         .encode(&mut out);

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use super::auth::{AuthPlugin, Nonce};
-use super::constants::{capabilities, markers, SERVER_VERSION};
+use super::constants::{capabilities, markers};
 use super::wire::{PayloadReader, PayloadWriter, WireError};
 
 /// Why a handshake response was refused.
@@ -36,6 +36,8 @@ pub struct Greeting<'a> {
     pub status: u16,
     /// The plugin the client should answer with.
     pub auth_plugin: AuthPlugin,
+    /// The version announced (`SERVER_VERSION` unless the backend names its own).
+    pub server_version: &'a str,
 }
 
 impl Greeting<'_> {
@@ -43,7 +45,7 @@ impl Greeting<'_> {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let caps = self.capabilities.to_le_bytes();
         out.put_u8(10);
-        out.put_nul_terminated(SERVER_VERSION.as_bytes());
+        out.put_nul_terminated(self.server_version.as_bytes());
         out.put_u32(self.connection_id);
         out.extend_from_slice(&self.nonce[..8]);
         out.put_u8(0);
@@ -212,7 +214,7 @@ fn text(bytes: &[u8]) -> Result<String, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::constants::{DEFAULT_CHARSET, NONCE_LEN};
+    use crate::protocol::constants::{DEFAULT_CHARSET, NONCE_LEN, SERVER_VERSION};
 
     const NONCE: Nonce = *b"abcdefghijklmnopqrst";
 
@@ -224,6 +226,7 @@ mod tests {
             capabilities: capabilities::SERVER,
             charset: DEFAULT_CHARSET,
             status: 2,
+            server_version: SERVER_VERSION,
             auth_plugin: AuthPlugin::CachingSha2Password,
         }
         .encode(&mut out);

@@ -57,6 +57,11 @@ impl BackendConnection {
         })
     }
 
+    /// The server's version exactly as it announced it.
+    pub fn announced_version(&self) -> &str {
+        self.connection.announced_version()
+    }
+
     /// Time since the connection was opened.
     pub fn age(&self) -> Duration {
         self.created.elapsed()

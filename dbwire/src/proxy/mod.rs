@@ -141,6 +141,16 @@ impl Drop for ProxyBackend {
 impl Backend for ProxyBackend {
     type Session = ProxySession;
 
+    /// The primary's own version once a connection to it logged in (the pool opens its
+    /// minimum at start), so that clients see the server they are really talking to.
+    fn server_version(&self) -> String {
+        self.shared
+            .upstreams
+            .primary()
+            .announced_version()
+            .unwrap_or_else(|| crate::protocol::constants::SERVER_VERSION.to_owned())
+    }
+
     fn authenticate(&self, user: &str, response: AuthResponse<'_>) -> bool {
         self.users
             .iter()

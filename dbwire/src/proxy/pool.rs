@@ -53,6 +53,8 @@ pub struct Pool {
     returned: Condvar,
     health: Mutex<Health>,
     counters: PoolCounters,
+    /// The version the upstream announced at the last login, for the proxy's own greeting.
+    announced_version: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +140,7 @@ impl Pool {
                 retry_at: Instant::now(),
             }),
             counters: PoolCounters::default(),
+            announced_version: Mutex::new(None),
         }
     }
 
@@ -154,6 +157,14 @@ impl Pool {
     /// The database named in the upstream URL, used by sessions that select none.
     pub fn default_database(&self) -> Option<&str> {
         self.options.database.as_deref()
+    }
+
+    /// The version the upstream announced when a connection last logged in, if one did.
+    pub fn announced_version(&self) -> Option<String> {
+        self.announced_version
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether the upstream answered the last connect or health check.
@@ -374,6 +385,11 @@ impl Pool {
         match BackendConnection::open(&options, self.config.statements_per_connection) {
             Ok(connection) => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                *self
+                    .announced_version
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) =
+                    Some(connection.announced_version().to_owned());
                 self.mark_up();
                 Ok(connection)
             }

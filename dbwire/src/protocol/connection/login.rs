@@ -127,7 +127,9 @@ fn send_greeting<B: Backend>(
     connection_id: u32,
     nonce: &Nonce,
 ) -> io::Result<()> {
+    let server_version = shared.backend.server_version();
     let greeting = Greeting {
+        server_version: &server_version,
         connection_id,
         nonce,
         capabilities: capabilities::SERVER,
