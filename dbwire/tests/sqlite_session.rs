@@ -584,3 +584,33 @@ fn a_statement_that_runs_too_long_is_interrupted() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(scalar(&mut session, "SELECT 1 + 1"), "2");
 }
+
+#[test]
+fn do_evaluates_and_answers_ok() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    assert_eq!(run(&mut session, "DO 1 + 1, 'x'"), QueryResult::ok(0));
+    run(&mut session, "CREATE TABLE t (v INT)");
+    assert_eq!(
+        run(&mut session, "DO (SELECT COUNT(*) FROM t)"),
+        QueryResult::ok(0)
+    );
+    assert_eq!(error(&mut session, "DO").code, 1064);
+}
+
+#[test]
+fn client_found_rows_counts_matched_rows() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    run(&mut session, ITEMS);
+    run(
+        &mut session,
+        "INSERT INTO items (name, qty) VALUES ('a', 1), ('b', 2)",
+    );
+    let unchanged = "UPDATE items SET qty = qty";
+    assert_eq!(affected(&run(&mut session, unchanged)), 0);
+    session.client_capabilities(dbwire::protocol::constants::capabilities::FOUND_ROWS);
+    assert_eq!(affected(&run(&mut session, unchanged)), 2);
+    let upsert = "INSERT INTO items (name, qty) VALUES ('a', 1) ON DUPLICATE KEY UPDATE qty = 1";
+    assert_eq!(affected(&run(&mut session, upsert)), 1);
+}

@@ -167,6 +167,8 @@ pub enum SqlKind {
     Ddl,
     /// Anything else (savepoints, EXPLAIN).
     Other,
+    /// `DO expr, ...`: a query run for its side effects; the client gets OK, not rows.
+    Discard,
 }
 
 /// A SHOW statement (or DESCRIBE), answered by the backend. Table names are unquoted; a
@@ -352,6 +354,9 @@ fn translate_one(tokens: &lexer::StatementTokens<'_>) -> Result<Statement, Trans
     if let Some(statement) = session::from_tokens(tokens) {
         return Ok(statement);
     }
+    if tokens.starts_with(&["DO"]) {
+        return discard(&tokens.with_first_keyword("SELECT"));
+    }
     if let Some(show) = show::from_tokens(tokens) {
         return Ok(Statement::Show(show));
     }
@@ -363,6 +368,22 @@ fn translate_one(tokens: &lexer::StatementTokens<'_>) -> Result<Statement, Trans
         update.or = Some(sqlparser::ast::SqliteOnConflict::Ignore);
     }
     translate_parsed(parsed)
+}
+
+/// `DO expr, ...`, given as `SELECT expr, ...`: evaluated, answered with OK.
+fn discard(select: &lexer::StatementTokens<'_>) -> Result<Statement, TranslateError> {
+    match translate_parsed(select.parse()?)? {
+        Statement::Sql {
+            sql,
+            kind: SqlKind::Select { .. },
+        } => Ok(Statement::Sql {
+            sql,
+            kind: SqlKind::Discard,
+        }),
+        _ => Err(TranslateError::Unsupported(
+            "DO with this expression".into(),
+        )),
+    }
 }
 
 fn translate_parsed(parsed: Parsed) -> Result<Statement, TranslateError> {

@@ -209,6 +209,7 @@ impl SqliteSession {
             self.after_ddl()?;
         }
         match outcome? {
+            StepOutcome::Rows(_) if kind == SqlKind::Discard => Ok(QueryResult::ok(0)),
             StepOutcome::Rows(rows) => self.finish_select(rows, sql, kind, params),
             StepOutcome::Changed(changes, sqlite_count) => {
                 let mut tally = Tally::default();

@@ -110,6 +110,21 @@ impl<'a> StatementTokens<'a> {
         starts_with(&self.tokens, words)
     }
 
+    /// The same statement with its first keyword replaced by `keyword` (`DO x` read as
+    /// `SELECT x`).
+    pub fn with_first_keyword(&self, keyword: &str) -> StatementTokens<'a> {
+        let mut tokens = self.tokens.clone();
+        if let Some(first) = tokens.iter_mut().find(|t| is_significant(&t.token)) {
+            first.token = Token::make_keyword(keyword);
+        }
+        StatementTokens {
+            source: self.source,
+            tokens,
+            fulltext_index: self.fulltext_index,
+            ignore_modifier: self.ignore_modifier,
+        }
+    }
+
     /// Parses the statement with sqlparser's MySQL dialect.
     pub fn parse(&self) -> Result<Parsed, TranslateError> {
         let dialect = MySqlDialect {};
