@@ -76,6 +76,11 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         "SQLite has no stored procedures",
     ),
     (
+        "load_data_local",
+        Aspect::Answer,
+        "SQLite mode reads no files: LOAD DATA gets ERROR 1148",
+    ),
+    (
         "server_version",
         Aspect::Answer,
         "SQLite mode announces itself: 8.0.35-ePHPm",

@@ -367,4 +367,11 @@ pub trait ReplySink {
 
     /// Queues an ERR packet for `error`.
     fn send_error(&mut self, error: &DbError) -> io::Result<()>;
+
+    /// Sends everything queued.
+    fn flush(&mut self) -> io::Result<()>;
+
+    /// Reads the client's next payload within the current exchange: the data of a
+    /// `LOAD DATA LOCAL INFILE` the server asked for, ended by an empty payload.
+    fn receive(&mut self, payload: &mut Vec<u8>) -> io::Result<()>;
 }

@@ -12,7 +12,7 @@ use super::packets::{parse_err, OkReply};
 use super::results::{read_results, PacketSource, RowFormat};
 use super::statement::{read_prepare_reply, ServerStatement};
 use super::url::ConnectOptions;
-use crate::backend::{DbError, QueryResult, Value};
+use crate::backend::{DbError, QueryResult, ReplySink, Value};
 use crate::protocol::constants::{capabilities, commands, errors, markers, status};
 use crate::protocol::packet::PacketIo;
 use crate::protocol::reply::{ReplyError, ReplySummary, ReplyTracker};
@@ -67,7 +67,7 @@ impl Connection {
         let capabilities = client_capabilities(
             greeting.capabilities,
             options.database.is_some(),
-            options.found_rows,
+            options.behaviour,
         );
         let status = login(&mut io, &greeting, options, capabilities)?;
         let mut connection = Connection {
@@ -148,21 +148,22 @@ impl Connection {
         })
     }
 
-    /// Sends `payload` as a command and passes each packet of the reply to `out` as the server
-    /// sent it, converting only the end markers when `client_deprecate_eof` differs from this
-    /// connection's framing ([`ReplyTracker`]). Nothing is decoded but the packets that end a
-    /// result. When `out` fails, the rest of the reply is read and dropped.
+    /// Sends `payload` as a command and passes each packet of the reply to `client` as the
+    /// server sent it, converting only the end markers when the client's `DEPRECATE_EOF`
+    /// differs from this connection's ([`ReplyTracker`]). Nothing is decoded but the packets
+    /// that end a result. A `LOAD DATA LOCAL INFILE` request goes to the client and its file
+    /// comes back to the server. When the client fails, the rest of the reply is read and
+    /// dropped (and a file the server waits for is ended), so this connection stays usable.
     pub fn relay(
         &mut self,
         payload: &[u8],
-        client_deprecate_eof: bool,
-        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+        client: &mut dyn ReplySink,
     ) -> Result<Relayed, ClientError> {
         self.guarded(|connection| {
             connection.send_payload(payload)?;
             let mut tracker = ReplyTracker::new(
                 connection.deprecate_eof(),
-                client_deprecate_eof,
+                client.deprecate_eof(),
                 connection.status,
             );
             let mut sink_error = None;
@@ -174,7 +175,7 @@ impl Connection {
                 let fed = if sink_error.is_some() {
                     tracker.feed(&buffer, &mut |_| Ok(()))
                 } else {
-                    tracker.feed(&buffer, out)
+                    tracker.feed(&buffer, &mut |payload| client.send(payload))
                 };
                 match fed {
                     Ok(()) => {}
@@ -182,6 +183,14 @@ impl Connection {
                     Err(ReplyError::Malformed(error)) => {
                         break Err(ClientError::malformed("reply", error))
                     }
+                }
+                if tracker.wants_local_file() {
+                    if let Err(error) =
+                        connection.pass_local_file(client, &mut buffer, &mut sink_error)
+                    {
+                        break Err(error);
+                    }
+                    tracker.local_file_sent();
                 }
                 if tracker.is_done() {
                     break Ok(());
@@ -196,6 +205,34 @@ impl Connection {
                 sink_error,
             })
         })
+    }
+
+    /// Passes the client's `LOAD DATA LOCAL INFILE` packets to the server up to the empty one
+    /// that ends the file. A client that fails (or failed before) gets its file ended here.
+    fn pass_local_file(
+        &mut self,
+        client: &mut dyn ReplySink,
+        buffer: &mut Vec<u8>,
+        sink_error: &mut Option<io::Error>,
+    ) -> Result<(), ClientError> {
+        if sink_error.is_none() {
+            if let Err(error) = client.flush() {
+                *sink_error = Some(error);
+            }
+        }
+        loop {
+            if sink_error.is_some() {
+                buffer.clear();
+            } else if let Err(error) = client.receive(buffer) {
+                *sink_error = Some(error);
+                buffer.clear();
+            }
+            self.io.write_payload(buffer)?;
+            if buffer.is_empty() {
+                self.io.flush()?;
+                return Ok(());
+            }
+        }
     }
 
     /// COM_STMT_CLOSE: deallocates statement `id` on the server (which sends no reply).

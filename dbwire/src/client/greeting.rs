@@ -103,14 +103,11 @@ fn read_fields(reader: &mut PayloadReader<'_>) -> Result<ServerGreeting, WireErr
 }
 
 /// The capabilities to announce: what this client wants, CONNECT_WITH_DB when it names a
-/// database, FOUND_ROWS when asked, all intersected with what the server offers.
-pub(crate) fn client_capabilities(server: u32, with_database: bool, found_rows: bool) -> u32 {
-    let mut wanted = WANTED;
+/// database, the `behaviour` flags asked for, all intersected with what the server offers.
+pub(crate) fn client_capabilities(server: u32, with_database: bool, behaviour: u32) -> u32 {
+    let mut wanted = WANTED | (behaviour & capabilities::BEHAVIOUR);
     if with_database {
         wanted |= capabilities::CONNECT_WITH_DB;
-    }
-    if found_rows {
-        wanted |= capabilities::FOUND_ROWS;
     }
     wanted & server
 }
@@ -249,15 +246,15 @@ mod tests {
 
     #[test]
     fn capabilities_are_intersected_with_the_server() {
-        let caps = client_capabilities(capabilities::SERVER, false, false);
+        let caps = client_capabilities(capabilities::SERVER, false, 0);
         assert_eq!(caps & capabilities::CONNECT_WITH_DB, 0);
         assert_eq!(caps & capabilities::CONNECT_ATTRS, 0);
         assert_ne!(caps & capabilities::DEPRECATE_EOF, 0);
-        let with_db = client_capabilities(capabilities::SERVER, true, false);
+        let with_db = client_capabilities(capabilities::SERVER, true, 0);
         assert_ne!(with_db & capabilities::CONNECT_WITH_DB, 0);
         let old_server = capabilities::SERVER & !capabilities::DEPRECATE_EOF;
         assert_eq!(
-            client_capabilities(old_server, true, false) & capabilities::DEPRECATE_EOF,
+            client_capabilities(old_server, true, 0) & capabilities::DEPRECATE_EOF,
             0
         );
     }
@@ -266,11 +263,11 @@ mod tests {
     fn login_requests_parse_back_with_the_server_parser() {
         let scramble = [7u8; 32];
         for caps in [
-            client_capabilities(capabilities::SERVER, true, false),
+            client_capabilities(capabilities::SERVER, true, 0),
             client_capabilities(
                 capabilities::SERVER & !capabilities::PLUGIN_AUTH_LENENC_CLIENT_DATA,
                 true,
-                false,
+                0,
             ),
         ] {
             let request = LoginRequest {

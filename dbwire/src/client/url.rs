@@ -37,9 +37,10 @@ pub struct ConnectOptions {
     /// The largest payload accepted from the server; a larger one fails the connection with
     /// [`super::ClientError::TooLarge`].
     pub max_packet: usize,
-    /// Ask for `CLIENT_FOUND_ROWS`: affected rows count the rows an UPDATE matched, not the
-    /// rows it changed.
-    pub found_rows: bool,
+    /// Behaviour flags to ask for (`capabilities::BEHAVIOUR`: `CLIENT_FOUND_ROWS`, affected
+    /// rows count the rows an UPDATE matched; `CLIENT_LOCAL_FILES`, the server may ask for a
+    /// `LOAD DATA LOCAL INFILE` file). Others are ignored.
+    pub behaviour: u32,
 }
 
 /// Why a `mysql://` URL was refused. Messages never include the password.
@@ -92,7 +93,7 @@ impl ConnectOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: None,
             max_packet: DEFAULT_MAX_PACKET,
-            found_rows: false,
+            behaviour: 0,
         }
     }
 
@@ -141,7 +142,7 @@ impl fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("max_packet", &self.max_packet)
-            .field("found_rows", &self.found_rows)
+            .field("behaviour", &self.behaviour)
             .finish()
     }
 }

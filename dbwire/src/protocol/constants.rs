@@ -53,9 +53,15 @@ pub mod capabilities {
     /// Query attributes in COM_QUERY and COM_STMT_EXECUTE.
     pub const QUERY_ATTRIBUTES: u32 = 1 << 27;
 
-    /// What this server offers. No TLS, LOCAL INFILE or session tracking.
+    /// Flags a client chooses at login that change what the server does for it (affected-row
+    /// counts, `LOAD DATA LOCAL INFILE` requests): a proxy runs a client's statements only on
+    /// backend connections that negotiated the same ones.
+    pub const BEHAVIOUR: u32 = FOUND_ROWS | LOCAL_FILES;
+
+    /// What this server offers. No TLS or session tracking (SQLite mode refuses `LOAD DATA`).
     pub const SERVER: u32 = LONG_PASSWORD
         | FOUND_ROWS
+        | LOCAL_FILES
         | LONG_FLAG
         | COMPRESS
         | CONNECT_WITH_DB

@@ -45,6 +45,9 @@ enum State {
     ColumnsEnd,
     /// Rows, until an end marker or ERR.
     Rows,
+    /// The server asked for a `LOAD DATA LOCAL INFILE` file: the client's data must be passed
+    /// to the server before its answer comes.
+    LocalFile,
     /// The reply is complete.
     Done,
 }
@@ -81,6 +84,19 @@ impl ReplyTracker {
     /// True once the last packet of the reply went through.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
+    }
+
+    /// True after the server asked for a `LOAD DATA LOCAL INFILE` file: pass the client's
+    /// packets to the server up to the empty one, then call [`ReplyTracker::local_file_sent`].
+    pub fn wants_local_file(&self) -> bool {
+        self.state == State::LocalFile
+    }
+
+    /// The client's file went to the server; its OK or ERR comes next.
+    pub fn local_file_sent(&mut self) {
+        if self.state == State::LocalFile {
+            self.state = State::ResultStart;
+        }
     }
 
     /// What the reply said so far.
@@ -127,7 +143,7 @@ impl ReplyTracker {
                 Ok(out(payload)?)
             }
             State::Rows => self.row_or_end(payload, out),
-            State::Done => Err(ReplyError::Malformed(WireError::InvalidValue(
+            State::LocalFile | State::Done => Err(ReplyError::Malformed(WireError::InvalidValue(
                 "packet after the end of the reply",
             ))),
         }
@@ -148,11 +164,7 @@ impl ReplyTracker {
                 self.summary.failed = true;
                 self.state = State::Done;
             }
-            Some(&markers::NULL) => {
-                return Err(ReplyError::Malformed(WireError::InvalidValue(
-                    "LOCAL INFILE request",
-                )))
-            }
+            Some(&markers::NULL) => self.state = State::LocalFile,
             Some(_) => {
                 let count = PayloadReader::new(payload).lenenc_int()?;
                 if count == 0 {
@@ -399,6 +411,25 @@ mod tests {
         relay(&mut tracker, &packets);
         assert!(tracker.summary().failed);
         assert_eq!(tracker.summary().status, status::AUTOCOMMIT);
+    }
+
+    #[test]
+    fn a_local_infile_request_waits_for_the_file() {
+        let mut tracker = ReplyTracker::new(true, true, 0);
+        let mut sent = Vec::new();
+        let mut sink = |payload: &[u8]| {
+            sent.push(payload.to_vec());
+            Ok(())
+        };
+        tracker
+            .feed(b"\xfb/tmp/data.csv", &mut sink)
+            .expect("request");
+        assert!(tracker.wants_local_file() && !tracker.is_done());
+        tracker.local_file_sent();
+        tracker.feed(&ok(3, 0, 0), &mut sink).expect("ok");
+        assert!(tracker.is_done());
+        assert_eq!(tracker.summary().affected_rows, 3);
+        assert_eq!(sent.len(), 2);
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //! aligned with whichever client session borrows it next.
 
 use std::collections::HashMap;
-use std::io;
 use std::time::{Duration, Instant};
 
 use super::analysis::SessionVariable;
-use crate::backend::{DbError, ForwardedExecute, QueryResult, Value};
+use crate::backend::{DbError, ForwardedExecute, QueryResult, ReplySink, Value};
 use crate::client::{ClientError, ConnectOptions, Connection, Relayed, ServerStatement};
 use crate::protocol::constants::{commands, status};
 
@@ -87,10 +86,10 @@ impl BackendConnection {
         self.connection.status_flags()
     }
 
-    /// True when the connection negotiated `CLIENT_FOUND_ROWS`: only sessions whose client did
-    /// may use it (the flag changes affected-row counts and is fixed at login).
-    pub fn found_rows(&self) -> bool {
-        self.connection.capabilities() & crate::protocol::constants::capabilities::FOUND_ROWS != 0
+    /// The behaviour flags (`capabilities::BEHAVIOUR`) the connection negotiated: only
+    /// sessions whose client negotiated the same may use it (they are fixed at login).
+    pub fn behaviour(&self) -> u32 {
+        self.connection.capabilities() & crate::protocol::constants::capabilities::BEHAVIOUR
     }
 
     /// True while the upstream reports an open transaction on this connection.
@@ -203,13 +202,12 @@ impl BackendConnection {
     pub fn relay_query(
         &mut self,
         sql: &str,
-        client_deprecate_eof: bool,
-        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+        client: &mut dyn ReplySink,
     ) -> Result<Relayed, ClientError> {
         let mut payload = Vec::with_capacity(1 + sql.len());
         payload.push(commands::QUERY);
         payload.extend_from_slice(sql.as_bytes());
-        self.track(|c| c.relay(&payload, client_deprecate_eof, out))
+        self.track(|c| c.relay(&payload, client))
     }
 
     /// Executes `sql` as a server-side prepared statement with the client's own parameter
@@ -219,16 +217,14 @@ impl BackendConnection {
         &mut self,
         sql: &str,
         execute: &mut ForwardedExecute,
-        client_deprecate_eof: bool,
-        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+        client: &mut dyn ReplySink,
     ) -> Outcome<Relayed> {
         let statement = match self.prepare(sql)? {
             Ok(statement) => statement,
             Err(error) => return Ok(Err(error)),
         };
         let payload = execute.payload(statement.id);
-        self.track(|c| c.relay(payload, client_deprecate_eof, out))
-            .map(Ok)
+        self.track(|c| c.relay(payload, client)).map(Ok)
     }
 
     /// Runs `operation` on the client connection, marking this one broken if it fails at

@@ -11,7 +11,7 @@ use super::config::PoolConfig;
 use super::connection::BackendConnection;
 use crate::backend::DbError;
 use crate::client::{ClientError, ConnectOptions};
-use crate::protocol::constants::errors;
+use crate::protocol::constants::{capabilities, errors};
 
 /// First pause after a failed connect; it doubles up to `max_reconnect_backoff`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -175,20 +175,21 @@ impl Pool {
     /// Lends a connection: an idle one, a new one while below `max_connections`, or the first
     /// one returned within `acquire_timeout`.
     pub fn acquire(self: &Arc<Pool>) -> Result<PooledConnection, DbError> {
-        self.acquire_for(false)
+        self.acquire_for(0)
     }
 
-    /// Lends a connection that negotiated `CLIENT_FOUND_ROWS` as `found_rows` says. The pool
-    /// holds both kinds; when it is full and only the other kind is idle, an idle one of the
-    /// other kind is closed to make room.
-    pub fn acquire_for(self: &Arc<Pool>, found_rows: bool) -> Result<PooledConnection, DbError> {
+    /// Lends a connection that negotiated the `behaviour` flags (`capabilities::BEHAVIOUR`)
+    /// the client did. The pool holds every kind; when it is full and only other kinds are
+    /// idle, an idle one of another kind is closed to make room.
+    pub fn acquire_for(self: &Arc<Pool>, behaviour: u32) -> Result<PooledConnection, DbError> {
+        let behaviour = behaviour & capabilities::BEHAVIOUR;
         let started = Instant::now();
         let deadline = started + self.config.acquire_timeout;
         // Declared before the guard, so expired connections close after it is released.
         let mut retired = Vec::new();
         let mut state = self.lock_state();
         loop {
-            if let Some(connection) = self.take_idle(&mut state, &mut retired, found_rows) {
+            if let Some(connection) = self.take_idle(&mut state, &mut retired, behaviour) {
                 return Ok(self.lend(connection, started));
             }
             if state.open >= self.config.max_connections {
@@ -201,7 +202,7 @@ impl Pool {
                 self.refuse_while_backing_off()?;
                 state.open += 1;
                 drop(state);
-                return match self.connect(found_rows) {
+                return match self.connect(behaviour) {
                     Ok(connection) => Ok(self.lend(connection, started)),
                     Err(error) => {
                         self.forget_one();
@@ -336,18 +337,18 @@ impl Pool {
         self.returned.notify_all();
     }
 
-    /// The most recently used idle connection of the `found_rows` kind within its lifetime;
+    /// The most recently used idle connection of the `behaviour` kind within its lifetime;
     /// expired ones met on the way go to `retired`, to be closed once the lock is released.
     fn take_idle(
         &self,
         state: &mut PoolState,
         retired: &mut Vec<BackendConnection>,
-        found_rows: bool,
+        behaviour: u32,
     ) -> Option<BackendConnection> {
         while let Some(index) = state
             .idle
             .iter()
-            .rposition(|connection| connection.found_rows() == found_rows)
+            .rposition(|connection| connection.behaviour() == behaviour)
         {
             let connection = state.idle.remove(index);
             if connection.age() < self.config.max_lifetime {
@@ -378,10 +379,10 @@ impl Pool {
     }
 
     /// Opens and logs in a new connection, updating the upstream's health.
-    fn connect(&self, found_rows: bool) -> Result<BackendConnection, DbError> {
+    fn connect(&self, behaviour: u32) -> Result<BackendConnection, DbError> {
         let mut options = self.options.clone();
         options.connect_timeout = self.config.connect_timeout;
-        options.found_rows = found_rows;
+        options.behaviour = behaviour;
         match BackendConnection::open(&options, self.config.statements_per_connection) {
             Ok(connection) => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
@@ -410,7 +411,7 @@ impl Pool {
                 }
                 state.open += 1;
             }
-            match self.connect(false) {
+            match self.connect(0) {
                 Ok(connection) => {
                     self.lock_state().idle.insert(0, connection);
                     self.returned.notify_one();

@@ -66,9 +66,9 @@ pub struct ProxySession {
     pins: Pins,
     status_flags: u16,
     last_write: Option<Instant>,
-    /// The client negotiated `CLIENT_FOUND_ROWS`: its statements run on backend connections
-    /// that did too.
-    found_rows: bool,
+    /// The behaviour flags the client negotiated (`CLIENT_FOUND_ROWS`, `CLIENT_LOCAL_FILES`):
+    /// its statements run on backend connections that negotiated the same.
+    behaviour: u32,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -94,7 +94,7 @@ impl ProxySession {
             pins: Pins::default(),
             status_flags: status::AUTOCOMMIT,
             last_write: None,
-            found_rows: false,
+            behaviour: 0,
             prepared: HashMap::new(),
         }
     }
@@ -151,9 +151,9 @@ impl ProxySession {
                     .shared
                     .upstreams
                     .primary()
-                    .acquire_for(self.found_rows)?,
+                    .acquire_for(self.behaviour)?,
             },
-            Target::Pool(pool) => match pool.acquire_for(self.found_rows) {
+            Target::Pool(pool) => match pool.acquire_for(self.behaviour) {
                 Ok(connection) => connection,
                 Err(error) if Arc::ptr_eq(&pool, self.shared.upstreams.primary()) => {
                     return Err(error)
@@ -162,7 +162,7 @@ impl ProxySession {
                     .shared
                     .upstreams
                     .primary()
-                    .acquire_for(self.found_rows)?,
+                    .acquire_for(self.behaviour)?,
             },
         };
         match connection.align(self.schema.as_deref(), &self.variables) {
@@ -508,17 +508,43 @@ impl Session for ProxySession {
     }
 
     fn client_capabilities(&mut self, capabilities: u32) {
-        self.found_rows = capabilities & crate::protocol::constants::capabilities::FOUND_ROWS != 0;
+        self.behaviour = capabilities & crate::protocol::constants::capabilities::BEHAVIOUR;
     }
 }
 
-/// Sends a relayed command on a backend connection, passing the reply (in the client's
-/// `DEPRECATE_EOF` framing when the flag is set) to the output.
-type Forward<'f> =
-    dyn FnMut(&mut PooledConnection, bool, &mut ReplyOut<'_>) -> Outcome<Relayed> + 'f;
+/// Sends a relayed command on a backend connection, passing the reply to the client.
+type Forward<'f> = dyn FnMut(&mut PooledConnection, &mut dyn ReplySink) -> Outcome<Relayed> + 'f;
 
-/// Where a relayed reply's packets go.
-type ReplyOut<'o> = dyn FnMut(&[u8]) -> io::Result<()> + 'o;
+/// The client of a relayed command, noting whether any of the reply reached it (a broken
+/// backend connection can then no longer be retried).
+struct Tracked<'a> {
+    client: &'a mut dyn ReplySink,
+    sent: &'a Cell<bool>,
+}
+
+impl ReplySink for Tracked<'_> {
+    fn deprecate_eof(&self) -> bool {
+        self.client.deprecate_eof()
+    }
+
+    fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.sent.set(true);
+        self.client.send(payload)
+    }
+
+    fn send_error(&mut self, error: &DbError) -> io::Result<()> {
+        self.sent.set(true);
+        self.client.send_error(error)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.client.flush()
+    }
+
+    fn receive(&mut self, payload: &mut Vec<u8>) -> io::Result<()> {
+        self.client.receive(payload)
+    }
+}
 
 impl ProxySession {
     /// Runs one relayed command: `forward` sends it on the chosen backend connection and
@@ -533,13 +559,13 @@ impl ProxySession {
         reply: &mut dyn ReplySink,
         forward: &mut Forward<'_>,
     ) -> io::Result<()> {
-        let deprecate_eof = reply.deprecate_eof();
         let sent = Cell::new(false);
         let mut operation = |connection: &mut PooledConnection| {
-            forward(connection, deprecate_eof, &mut |payload| {
-                sent.set(true);
-                reply.send(payload)
-            })
+            let mut client = Tracked {
+                client: &mut *reply,
+                sent: &sent,
+            };
+            forward(connection, &mut client)
         };
         let summarize = |result: &Result<Relayed, DbError>| {
             let mut summary = Summary::new(command);
@@ -582,9 +608,7 @@ impl Relay for ProxySession {
             (&digest, &info),
             Command::Query,
             reply,
-            &mut |connection, deprecate_eof, out| {
-                connection.relay_query(sql, deprecate_eof, out).map(Ok)
-            },
+            &mut |connection, client| connection.relay_query(sql, client).map(Ok),
         ))
     }
 
@@ -601,9 +625,7 @@ impl Relay for ProxySession {
             (digest, info),
             Command::Execute,
             reply,
-            &mut |connection, deprecate_eof, out| {
-                connection.relay_execute(sql, execute, deprecate_eof, out)
-            },
+            &mut |connection, client| connection.relay_execute(sql, execute, client),
         )
     }
 }

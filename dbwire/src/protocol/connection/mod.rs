@@ -368,6 +368,19 @@ impl ReplySink for ClientSink<'_> {
         encode_err(self.scratch, error);
         self.io.write_payload(self.scratch)
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.io.flush()
+    }
+
+    fn receive(&mut self, payload: &mut Vec<u8>) -> io::Result<()> {
+        self.io
+            .read_payload_into(payload)
+            .map_err(|error| match error {
+                PacketError::Io(error) => error,
+                other => io::Error::new(io::ErrorKind::InvalidData, other),
+            })
+    }
 }
 
 /// Status flags from `session`, plus MORE_RESULTS_EXISTS when `more` results follow.
