@@ -75,6 +75,7 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         Aspect::Answer,
         "SQLite has no stored procedures",
     ),
+    ("multi_statements_refused", Aspect::Answer, NAMES_MYSQL),
     (
         "load_data_local",
         Aspect::Answer,
@@ -87,6 +88,9 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
     ),
 ];
 
+/// Why syntax errors differ in SQLite mode.
+const NAMES_MYSQL: &str = "syntax errors name 'your MySQL server version': SQLite mode \
+    announces itself as MySQL 8.0.35-ePHPm, not MariaDB";
 /// Why expression columns' metadata differs in SQLite mode.
 const EXPRESSION_METADATA: &str = "expression columns: lengths and flags are not MariaDB's";
 /// Why table columns' metadata differs in SQLite mode.

@@ -331,6 +331,12 @@ pub trait Session: Send {
         let _ = capabilities;
     }
 
+    /// Tells the session whether its client has multi-statement queries on (negotiated at
+    /// login, changed by COM_SET_OPTION, reset by COM_RESET_CONNECTION).
+    fn set_multi_statements(&mut self, enabled: bool) {
+        let _ = enabled;
+    }
+
     /// The session as a [`Relay`] when it answers commands with a server's own reply packets
     /// (the proxy); `None` (the default) when the protocol layer encodes its results.
     fn relay(&mut self) -> Option<&mut dyn Relay> {
@@ -342,10 +348,11 @@ pub trait Session: Send {
 /// them, instead of results the protocol layer encodes: nothing is decoded and encoded again,
 /// and warnings, status flags and the extra results of a `CALL` reach the client.
 pub trait Relay {
-    /// COM_QUERY. `None` when this statement takes the decoded path ([`Session::query`])
-    /// after all. `Some(Err)` means the client connection must close: the client is gone, or
-    /// the server connection broke in the middle of a reply.
-    fn relay_query(&mut self, sql: &str, reply: &mut dyn ReplySink) -> Option<io::Result<()>>;
+    /// COM_QUERY, with the SQL as the client sent it (in its own character set, and possibly
+    /// several statements: the server judges them). `None` when this statement takes the
+    /// decoded path ([`Session::query`]) after all. `Some(Err)` means the client connection
+    /// must close: the client is gone, or the server connection broke in the middle of a reply.
+    fn relay_query(&mut self, sql: &[u8], reply: &mut dyn ReplySink) -> Option<io::Result<()>>;
 
     /// COM_STMT_EXECUTE of the statement the session prepared for `sql`; errors as for
     /// [`Relay::relay_query`].

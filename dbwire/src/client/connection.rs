@@ -267,6 +267,28 @@ impl Connection {
         })
     }
 
+    /// COM_SET_OPTION: turns multi-statement queries on or off for this connection.
+    pub fn set_multi_statements(
+        &mut self,
+        enabled: bool,
+    ) -> Result<Result<(), DbError>, ClientError> {
+        let option: u16 = if enabled { 0 } else { 1 };
+        self.guarded(|connection| {
+            connection.send_command(commands::SET_OPTION, &option.to_le_bytes())?;
+            let packet = connection.io.next_packet()?;
+            match packet.first() {
+                // An EOF packet, or an OK under DEPRECATE_EOF.
+                Some(&markers::EOF | &markers::OK) => Ok(Ok(())),
+                Some(&markers::ERR) => parse_err(&packet)
+                    .map(Err)
+                    .map_err(|e| ClientError::malformed("ERR packet", e)),
+                _ => Err(ClientError::Protocol(
+                    "expected an EOF, OK or ERR packet after COM_SET_OPTION".into(),
+                )),
+            }
+        })
+    }
+
     /// COM_QUIT, then closes the connection.
     pub fn close(mut self) -> Result<(), ClientError> {
         let result = self.guarded(|connection| connection.send_command(commands::QUIT, &[]));

@@ -16,7 +16,15 @@ enum State {
 /// of a stored program's definition (`CREATE PROCEDURE ... BEGIN ...; ...; END`), which the
 /// server parses as one statement.
 pub fn has_multiple_statements(sql: &[u8]) -> bool {
-    !defines_stored_program(sql) && has_code_after_semicolon(sql)
+    second_statement(sql).is_some()
+}
+
+/// Where the second statement of `sql` starts, as [`has_multiple_statements`] sees it.
+pub fn second_statement(sql: &[u8]) -> Option<usize> {
+    if defines_stored_program(sql) {
+        return None;
+    }
+    code_after_semicolon(sql)
 }
 
 /// Words that, after `CREATE` and before the first `(` or `;`, make a statement the
@@ -42,7 +50,7 @@ fn defines_stored_program(sql: &[u8]) -> bool {
         })
 }
 
-fn has_code_after_semicolon(sql: &[u8]) -> bool {
+fn code_after_semicolon(sql: &[u8]) -> Option<usize> {
     let mut state = State::Code;
     let mut after_semicolon = false;
     let mut i = 0;
@@ -63,7 +71,7 @@ fn has_code_after_semicolon(sql: &[u8]) -> bool {
                     i += 1;
                 }
                 _ if byte.is_ascii_whitespace() => {}
-                _ if after_semicolon => return true,
+                _ if after_semicolon => return Some(i),
                 b'\'' | b'"' | b'`' => state = State::Quoted(byte),
                 _ => {}
             },
@@ -88,7 +96,7 @@ fn has_code_after_semicolon(sql: &[u8]) -> bool {
         }
         i += 1;
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -135,5 +143,15 @@ mod tests {
         ] {
             assert!(has_multiple_statements(sql.as_bytes()), "{sql}");
         }
+    }
+
+    #[test]
+    fn the_second_statement_is_located() {
+        assert_eq!(second_statement(b"SELECT 1; SELECT 2"), Some(10));
+        assert_eq!(
+            second_statement(b"SELECT 1;\n -- c\nDROP TABLE t"),
+            Some(17)
+        );
+        assert_eq!(second_statement(b"SELECT ';'; "), None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::analysis::SessionVariable;
 use crate::backend::{DbError, ForwardedExecute, QueryResult, ReplySink, Value};
 use crate::client::{ClientError, ConnectOptions, Connection, Relayed, ServerStatement};
-use crate::protocol::constants::{commands, status};
+use crate::protocol::constants::{capabilities, commands, status};
 
 /// The outcome of a statement on a backend connection: `Err` when the connection broke
 /// (it is marked broken and will be closed), `Ok(Err)` for a SQL error.
@@ -34,6 +34,8 @@ pub struct BackendConnection {
     statements: StatementCache,
     broken: bool,
     needs_reset: bool,
+    /// Multi-statement queries are on (`CLIENT_MULTI_STATEMENTS`, then COM_SET_OPTION).
+    multi_statements: bool,
 }
 
 impl BackendConnection {
@@ -43,6 +45,7 @@ impl BackendConnection {
         statements_capacity: usize,
     ) -> Result<BackendConnection, ClientError> {
         let connection = Connection::connect(options)?;
+        let multi_statements = connection.capabilities() & capabilities::MULTI_STATEMENTS != 0;
         let now = Instant::now();
         Ok(BackendConnection {
             connection,
@@ -53,6 +56,7 @@ impl BackendConnection {
             statements: StatementCache::new(statements_capacity),
             broken: false,
             needs_reset: false,
+            multi_statements,
         })
     }
 
@@ -150,13 +154,34 @@ impl BackendConnection {
         if self.variables == variables {
             return Ok(Ok(()));
         }
-        let sql = self.variable_changes(variables).join("; ");
-        let results = self.track(|c| c.query(&sql))?;
-        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
-            return Ok(Err(error));
+        let changes = self.variable_changes(variables);
+        // One round trip when the connection takes several statements at once.
+        let batches = if self.multi_statements {
+            vec![changes.join("; ")]
+        } else {
+            changes
+        };
+        for sql in batches {
+            let results = self.track(|c| c.query(&sql))?;
+            if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+                return Ok(Err(error));
+            }
         }
         self.variables = variables.to_vec();
         Ok(Ok(()))
+    }
+
+    /// Turns multi-statement queries on or off with COM_SET_OPTION unless they already are,
+    /// so that the server refuses a second statement exactly when it would for the client.
+    pub fn align_multi_statements(&mut self, enabled: bool) -> Outcome<()> {
+        if self.multi_statements == enabled {
+            return Ok(Ok(()));
+        }
+        let set = self.track(|c| c.set_multi_statements(enabled))?;
+        if set.is_ok() {
+            self.multi_statements = enabled;
+        }
+        Ok(set)
     }
 
     /// Records that a `USE` run through a query changed the connection's schema.
@@ -201,12 +226,12 @@ impl BackendConnection {
     /// Runs a COM_QUERY, passing the reply on to `out` as the server sent it.
     pub fn relay_query(
         &mut self,
-        sql: &str,
+        sql: &[u8],
         client: &mut dyn ReplySink,
     ) -> Result<Relayed, ClientError> {
         let mut payload = Vec::with_capacity(1 + sql.len());
         payload.push(commands::QUERY);
-        payload.extend_from_slice(sql.as_bytes());
+        payload.extend_from_slice(sql);
         self.track(|c| c.relay(&payload, client))
     }
 

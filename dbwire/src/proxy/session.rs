@@ -69,6 +69,8 @@ pub struct ProxySession {
     /// The behaviour flags the client negotiated (`CLIENT_FOUND_ROWS`, `CLIENT_LOCAL_FILES`):
     /// its statements run on backend connections that negotiated the same.
     behaviour: u32,
+    /// The client has multi-statement queries on; backend connections are set the same way.
+    multi_statements: bool,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -95,6 +97,7 @@ impl ProxySession {
             status_flags: status::AUTOCOMMIT,
             last_write: None,
             behaviour: 0,
+            multi_statements: true,
             prepared: HashMap::new(),
         }
     }
@@ -165,7 +168,13 @@ impl ProxySession {
                     .acquire_for(self.behaviour)?,
             },
         };
-        match connection.align(self.schema.as_deref(), &self.variables) {
+        let aligned = connection
+            .align(self.schema.as_deref(), &self.variables)
+            .and_then(|aligned| match aligned {
+                Ok(()) => connection.align_multi_statements(self.multi_statements),
+                refused => Ok(refused),
+            });
+        match aligned {
             Ok(Ok(())) => Ok(connection),
             Ok(Err(error)) => {
                 self.keep_or_release(connection);
@@ -508,7 +517,13 @@ impl Session for ProxySession {
     }
 
     fn client_capabilities(&mut self, capabilities: u32) {
-        self.behaviour = capabilities & crate::protocol::constants::capabilities::BEHAVIOUR;
+        use crate::protocol::constants::capabilities::{BEHAVIOUR, MULTI_STATEMENTS};
+        self.behaviour = capabilities & BEHAVIOUR;
+        self.multi_statements = capabilities & MULTI_STATEMENTS != 0;
+    }
+
+    fn set_multi_statements(&mut self, enabled: bool) {
+        self.multi_statements = enabled;
     }
 }
 
@@ -598,17 +613,19 @@ impl ProxySession {
 }
 
 impl Relay for ProxySession {
-    fn relay_query(&mut self, sql: &str, reply: &mut dyn ReplySink) -> Option<io::Result<()>> {
-        let (digest, info) = analysis::inspect(sql);
-        if only_sets_session_variables(sql, &info) {
+    fn relay_query(&mut self, raw: &[u8], reply: &mut dyn ReplySink) -> Option<io::Result<()>> {
+        // Analysis reads text; the statement goes on as the client's bytes.
+        let sql = String::from_utf8_lossy(raw);
+        let (digest, info) = analysis::inspect(&sql);
+        if only_sets_session_variables(&sql, &info) {
             return None;
         }
         Some(self.relay_command(
-            sql,
+            &sql,
             (&digest, &info),
             Command::Query,
             reply,
-            &mut |connection, client| connection.relay_query(sql, client).map(Ok),
+            &mut |connection, client| connection.relay_query(raw, client).map(Ok),
         ))
     }
 

@@ -9,25 +9,15 @@ use super::{malformed, utf8, ClientSink, Connection, ConnectionError};
 use crate::backend::{Backend, DbError, QueryResult, Session, Value};
 use crate::protocol::constants::{capabilities, errors};
 use crate::protocol::handshake::ChangeUser;
-use crate::protocol::multi_statement::has_multiple_statements;
+use crate::protocol::multi_statement::second_statement;
 use crate::protocol::resultset::encode_column_definition;
 
 impl<B: Backend> Connection<'_, B> {
     /// COM_QUERY: one result per statement, all but the last flagged MORE_RESULTS_EXISTS.
     pub(super) fn query(&mut self, sql: &[u8]) -> io::Result<()> {
         self.shared.stats.questions.fetch_add(1, Ordering::Relaxed);
-        let sql = match utf8(sql) {
-            Ok(sql) => sql,
-            Err(error) => return self.send_err(&error),
-        };
-        if !self.multi_statements && has_multiple_statements(sql.as_bytes()) {
-            return self.send_err(&DbError::new(
-                errors::PARSE_ERROR,
-                "42000",
-                "You have an error in your SQL syntax; multiple statements in one query \
-                 need the multi-statements option",
-            ));
-        }
+        // A relaying session passes the bytes on in the client's character set; the server
+        // behind it also judges multiple statements.
         if let Some(relay) = self.session.relay() {
             let mut sink = ClientSink {
                 io: &mut self.io,
@@ -36,6 +26,15 @@ impl<B: Backend> Connection<'_, B> {
             };
             if let Some(relayed) = relay.relay_query(sql, &mut sink) {
                 return relayed;
+            }
+        }
+        let sql = match utf8(sql) {
+            Ok(sql) => sql,
+            Err(error) => return self.send_err(&error),
+        };
+        if !self.multi_statements {
+            if let Some(second) = second_statement(sql.as_bytes()) {
+                return self.send_err(&second_statement_refused(sql, second));
             }
         }
         let results = self.session.query(sql);
@@ -102,6 +101,7 @@ impl<B: Backend> Connection<'_, B> {
     /// COM_SET_OPTION: answered with an EOF packet, as MySQL does.
     pub(super) fn set_multi_statements(&mut self, enabled: bool) -> io::Result<()> {
         self.multi_statements = enabled;
+        self.session.set_multi_statements(enabled);
         self.send_end_marker(false)
     }
 
@@ -114,7 +114,8 @@ impl<B: Backend> Connection<'_, B> {
             database.as_deref(),
             client_ip(&self.io),
         ) {
-            Ok(session) => {
+            Ok(mut session) => {
+                session.client_capabilities(self.capabilities);
                 self.session = session;
                 self.database = database;
                 self.statements.clear();
@@ -167,4 +168,23 @@ impl<B: Backend> Connection<'_, B> {
             _ => self.database.clone(),
         }
     }
+}
+
+/// The syntax error MySQL gives a client without the multi-statements option whose query
+/// holds another statement at byte `second`.
+fn second_statement_refused(sql: &str, second: usize) -> DbError {
+    let rest = sql.get(second..).unwrap_or_default();
+    let near: String = rest.chars().take(80).collect();
+    let line = 1 + sql.as_bytes()[..second.min(sql.len())]
+        .iter()
+        .filter(|&&byte| byte == b'\n')
+        .count();
+    DbError::new(
+        errors::PARSE_ERROR,
+        "42000",
+        format!(
+            "You have an error in your SQL syntax; check the manual that corresponds to your \
+             MySQL server version for the right syntax to use near '{near}' at line {line}"
+        ),
+    )
 }
