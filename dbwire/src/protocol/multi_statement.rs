@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(second_statement(b"SELECT 1; SELECT 2"), Some(10));
         assert_eq!(
             second_statement(b"SELECT 1;\n -- c\nDROP TABLE t"),
-            Some(17)
+            Some(16)
         );
         assert_eq!(second_statement(b"SELECT ';'; "), None);
     }
