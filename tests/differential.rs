@@ -75,6 +75,12 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         Aspect::Answer,
         "SQLite has no stored procedures",
     ),
+    (
+        "client_charsets",
+        Aspect::Answer,
+        "SQLite mode speaks utf8mb4 only: the handshake's \
+        character set is ignored and text in another one is refused as invalid utf8mb4",
+    ),
     ("multi_statements_refused", Aspect::Answer, NAMES_MYSQL),
     (
         "load_data_local",

@@ -331,6 +331,13 @@ pub trait Session: Send {
         let _ = capabilities;
     }
 
+    /// Tells the session the collation (character set) its client named in the handshake
+    /// (`DEFAULT_CHARSET`, utf8mb4_general_ci, for most clients). A proxy applies it to the
+    /// server connections it uses, as `SET NAMES` would.
+    fn client_collation(&mut self, collation: u8) {
+        let _ = collation;
+    }
+
     /// Tells the session whether its client has multi-statement queries on (negotiated at
     /// login, changed by COM_SET_OPTION, reset by COM_RESET_CONNECTION).
     fn set_multi_statements(&mut self, enabled: bool) {

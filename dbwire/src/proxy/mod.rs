@@ -17,7 +17,7 @@ mod session;
 pub mod stats;
 pub mod upstreams;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,7 +31,7 @@ pub use upstreams::ReplicaSnapshot;
 
 use self::explain::Explainer;
 use self::upstreams::Upstreams;
-use crate::backend::{AuthResponse, Backend, DbError};
+use crate::backend::{AuthResponse, Backend, DbError, QueryResult, Value};
 use crate::protocol::auth;
 
 /// What every session of one proxy shares.
@@ -43,6 +43,44 @@ struct Shared {
     /// Schemas a login has named that the primary accepted, so later logins naming them
     /// need no check.
     known_schemas: Mutex<HashSet<String>>,
+    /// Collation ids clients named in their handshake: (character set, collation) as the
+    /// primary knows them, or `None` when it does not.
+    collations: Mutex<HashMap<u8, Option<(String, String)>>>,
+}
+
+impl Shared {
+    /// The character set and name of collation `id`, asked of the primary once.
+    fn collation(&self, id: u8) -> Option<(String, String)> {
+        if let Some(known) = lock(&self.collations).get(&id) {
+            return known.clone();
+        }
+        let sql = format!(
+            "SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS \
+             WHERE ID = {id}"
+        );
+        let mut connection = self.upstreams.primary().acquire().ok()?;
+        let results = connection.query(&sql).ok()?;
+        let found = match results.into_iter().next() {
+            Some(Ok(QueryResult::Rows { rows, .. })) => {
+                rows.into_iter()
+                    .next()
+                    .and_then(|row| match (row.first(), row.get(1)) {
+                        (Some(Value::Bytes(charset)), Some(Value::Bytes(collation))) => Some((
+                            String::from_utf8_lossy(charset).into_owned(),
+                            String::from_utf8_lossy(collation).into_owned(),
+                        )),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        };
+        lock(&self.collations).insert(id, found.clone());
+        found
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The proxy [`Backend`]: hand it to [`crate::server::serve`].
@@ -91,6 +129,7 @@ impl ProxyBackend {
                 stats,
                 explainer,
                 known_schemas: Mutex::new(HashSet::new()),
+                collations: Mutex::new(HashMap::new()),
             }),
             users,
             stop,

@@ -522,6 +522,20 @@ impl Session for ProxySession {
         self.multi_statements = capabilities & MULTI_STATEMENTS != 0;
     }
 
+    fn client_collation(&mut self, collation: u8) {
+        if collation == crate::protocol::constants::DEFAULT_CHARSET {
+            return;
+        }
+        // MariaDB falls back to its default for a collation it does not know; so does this.
+        if let Some((charset, collation)) = self.shared.collation(collation) {
+            self.variables.retain(|known| known.name != "names");
+            self.variables.push(SessionVariable {
+                name: "names".to_owned(),
+                sql: format!("SET NAMES {charset} COLLATE {collation}"),
+            });
+        }
+    }
+
     fn set_multi_statements(&mut self, enabled: bool) {
         self.multi_statements = enabled;
     }

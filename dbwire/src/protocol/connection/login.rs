@@ -75,7 +75,8 @@ pub(super) fn login<B: Backend>(
         auth_plugin: response.auth_plugin.as_deref(),
         auth_response: &response.auth_response,
     };
-    let session = admit(io, shared, capabilities, &credentials, &nonce)?;
+    let mut session = admit(io, shared, capabilities, &credentials, &nonce)?;
+    session.client_collation(response.charset);
     send_welcome(io, &session)?;
     if capabilities & capabilities::COMPRESS != 0 {
         io.enable_compression();
