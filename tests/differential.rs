@@ -57,8 +57,8 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
     ("errors", Aspect::Answer, ERROR_WORDING),
     (
         "read_only_transaction",
-        Aspect::Answer,
-        "READ ONLY transactions accept writes",
+        Aspect::Metadata,
+        EXPRESSION_METADATA,
     ),
     (
         "change_user",

@@ -614,3 +614,23 @@ fn client_found_rows_counts_matched_rows() {
     let upsert = "INSERT INTO items (name, qty) VALUES ('a', 1) ON DUPLICATE KEY UPDATE qty = 1";
     assert_eq!(affected(&run(&mut session, upsert)), 1);
 }
+
+#[test]
+fn read_only_transactions_refuse_writes() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    run(&mut session, ITEMS);
+    run(&mut session, "START TRANSACTION READ ONLY");
+    let refused = error(&mut session, "INSERT INTO items (name) VALUES ('a')");
+    assert_eq!((refused.code, &refused.sql_state), (1792, b"25006"));
+    assert_eq!(rows(&mut session, "SELECT COUNT(*) FROM items"), [["0"]]);
+    run(&mut session, "COMMIT");
+    run(&mut session, "INSERT INTO items (name) VALUES ('a')");
+    run(
+        &mut session,
+        "START TRANSACTION READ WRITE, WITH CONSISTENT SNAPSHOT",
+    );
+    run(&mut session, "INSERT INTO items (name) VALUES ('b')");
+    run(&mut session, "COMMIT");
+    assert_eq!(rows(&mut session, "SELECT COUNT(*) FROM items"), [["2"]]);
+}

@@ -119,6 +119,15 @@ pub fn result_too_large(limit: usize) -> DbError {
     )
 }
 
+/// `ERROR 1792 (25006)`: a write inside `START TRANSACTION READ ONLY`.
+pub fn read_only_transaction() -> DbError {
+    DbError::new(
+        1792,
+        "25006",
+        "Cannot execute statement in a READ ONLY transaction",
+    )
+}
+
 /// `ERROR 1969 (70100)`: the statement ran longer than `max_statement_time`, as MariaDB says it.
 pub fn statement_time_exceeded() -> DbError {
     DbError::new(

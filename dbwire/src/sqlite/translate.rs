@@ -76,6 +76,8 @@ pub enum Statement {
     Use(String),
     /// `BEGIN`, `START TRANSACTION`.
     Begin,
+    /// `START TRANSACTION READ ONLY`: writes inside it fail with ERROR 1792.
+    BeginReadOnly,
     /// `COMMIT`.
     Commit,
     /// `ROLLBACK` (to a savepoint: [`Statement::Sql`]).

@@ -12,6 +12,7 @@
 //! DDL commits the open transaction first (MySQL's implicit commit). A failed statement
 //! inside a transaction leaves the transaction open.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -39,6 +40,8 @@ pub struct SqliteSession {
     autocommit: bool,
     /// The client negotiated `CLIENT_FOUND_ROWS`: affected rows count matched rows.
     found_rows: bool,
+    /// The open transaction began `READ ONLY`.
+    read_only: Cell<bool>,
 }
 
 /// What running one SQLite statement produced.
@@ -88,6 +91,7 @@ impl SqliteSession {
             tracker: ChangeTracker::new(),
             autocommit: true,
             found_rows: false,
+            read_only: Cell::new(false),
         };
         session.install_hooks()?;
         session.context.set_database(session.database.clone());
@@ -152,6 +156,11 @@ impl SqliteSession {
             Statement::Script { steps, kind } => self.run_script(steps, *kind, params),
             Statement::Use(name) => self.use_database(name).map(|()| QueryResult::ok(0)),
             Statement::Begin => self.begin(),
+            Statement::BeginReadOnly => {
+                let begun = self.begin()?;
+                self.read_only.set(true);
+                Ok(begun)
+            }
             Statement::Commit => self.finish_transaction("COMMIT"),
             Statement::Rollback => self.finish_transaction("ROLLBACK"),
             Statement::SetAutocommit(on) => self.set_autocommit(*on),
@@ -188,6 +197,13 @@ impl SqliteSession {
     /// MySQL's transaction rules before a statement: DDL commits the open transaction; with
     /// autocommit off, anything else opens one when none is open.
     fn prepare_transaction(&self, kind: SqlKind) -> Result<(), DbError> {
+        let writes = matches!(
+            kind,
+            SqlKind::Insert | SqlKind::Update | SqlKind::Delete | SqlKind::Replace
+        );
+        if writes && self.read_only.get() && self.in_open_transaction() {
+            return Err(errors::read_only_transaction());
+        }
         if kind == SqlKind::Ddl {
             self.commit_open_transaction()
         } else if !self.autocommit && !self.in_open_transaction() {
@@ -418,6 +434,7 @@ impl SqliteSession {
     }
 
     fn commit_open_transaction(&self) -> Result<(), DbError> {
+        self.read_only.set(false);
         if self.in_open_transaction() {
             self.execute_batch("COMMIT")?;
         }
@@ -434,6 +451,7 @@ impl SqliteSession {
 
     /// `COMMIT` or `ROLLBACK`; without an open transaction there is nothing to do.
     fn finish_transaction(&mut self, verb: &str) -> Result<QueryResult, DbError> {
+        self.read_only.set(false);
         if self.in_open_transaction() {
             self.execute_batch(verb)?;
         }

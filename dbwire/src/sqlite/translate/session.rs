@@ -48,9 +48,17 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
     if tokens.starts_with(&["START", "TRANSACTION"])
         && only_transaction_characteristics(&tokens.significant()[2..])
     {
-        // WITH CONSISTENT SNAPSHOT is what a SQLite transaction gives anyway; READ ONLY / READ
-        // WRITE are accepted as MariaDB accepts them.
-        return Some(Statement::Begin);
+        // WITH CONSISTENT SNAPSHOT is what a SQLite transaction gives anyway; READ WRITE is
+        // the default.
+        let read_only = tokens.significant()[2..].windows(2).any(|pair| {
+            keyword(pair[0]).as_deref() == Some("READ")
+                && keyword(pair[1]).as_deref() == Some("ONLY")
+        });
+        return Some(if read_only {
+            Statement::BeginReadOnly
+        } else {
+            Statement::Begin
+        });
     }
     if tokens.starts_with(&["SET", "CHARACTER", "SET"]) || tokens.starts_with(&["SET", "CHARSET"]) {
         return Some(Statement::Ignored {
