@@ -330,8 +330,9 @@ mod tests {
         );
         assert_eq!(
             one("start transaction read only, with consistent snapshot"),
-            Statement::Begin
+            Statement::BeginReadOnly
         );
+        assert_eq!(one("START TRANSACTION READ WRITE"), Statement::Begin);
         assert_eq!(one("BEGIN"), Statement::Begin);
         assert_eq!(
             one("KILL QUERY 12"),
