@@ -67,8 +67,8 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
     ),
     (
         "no_backslash_escapes",
-        Aspect::Answer,
-        "sql_mode NO_BACKSLASH_ESCAPES is ignored",
+        Aspect::Metadata,
+        EXPRESSION_METADATA,
     ),
     (
         "call_procedure",

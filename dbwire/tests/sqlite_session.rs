@@ -634,3 +634,31 @@ fn read_only_transactions_refuse_writes() {
     run(&mut session, "COMMIT");
     assert_eq!(rows(&mut session, "SELECT COUNT(*) FROM items"), [["2"]]);
 }
+
+#[test]
+fn session_values_of_system_variables() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    run(
+        &mut session,
+        "SET SESSION sql_mode = 'no_backslash_escapes', @@session.wait_timeout = 100",
+    );
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT @@sql_mode, @@GLOBAL.sql_mode, @@wait_timeout, 'a\\nb', LENGTH('a\\nb')"
+        ),
+        [[
+            "NO_BACKSLASH_ESCAPES",
+            "NO_ENGINE_SUBSTITUTION",
+            "100",
+            "a\\nb",
+            "4"
+        ]]
+    );
+    run(&mut session, "SET sql_mode = DEFAULT");
+    assert_eq!(
+        rows(&mut session, "SELECT @@sql_mode, LENGTH('a\\nb')"),
+        [["NO_ENGINE_SUBSTITUTION", "3"]]
+    );
+}

@@ -28,7 +28,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Error as SqlError};
 
 pub use self::locks::NamedLocks;
-use super::variables::SessionFacts;
+use super::variables::{SessionFacts, VariableValue};
 
 /// Session state that MySQL functions read or write while a statement runs.
 #[derive(Debug)]
@@ -45,6 +45,8 @@ pub struct SessionContext {
     /// Set by `KILL` from any session: [`KILLED_QUERY`] or [`KILLED_CONNECTION`] (0: none).
     killed: std::sync::atomic::AtomicU8,
     database: Mutex<Option<String>>,
+    /// System variables given a session value with `SET [SESSION] name = literal`.
+    session_variables: Mutex<std::collections::HashMap<String, VariableValue>>,
     identity: Identity,
 }
 
@@ -128,8 +130,51 @@ impl SessionContext {
             in_transaction: AtomicBool::new(false),
             killed: std::sync::atomic::AtomicU8::new(0),
             database: Mutex::new(None),
+            session_variables: Mutex::new(std::collections::HashMap::new()),
             identity,
         }
+    }
+
+    /// Gives system variable `name` (lowercase, without scope) a session value, or takes it
+    /// away (`None`: `SET name = DEFAULT`). `sql_mode` is kept upper-cased, as MariaDB shows it.
+    pub fn set_session_variable(&self, name: &str, value: Option<VariableValue>) {
+        let mut variables = lock(&self.session_variables);
+        match value {
+            Some(VariableValue::Text(text)) if name == "sql_mode" => {
+                variables.insert(
+                    name.to_owned(),
+                    VariableValue::Text(text.to_ascii_uppercase()),
+                );
+            }
+            Some(value) => {
+                variables.insert(name.to_owned(), value);
+            }
+            None => {
+                variables.remove(name);
+            }
+        }
+    }
+
+    /// The session value of `@@name` (`@@session.name`, not `@@global.name`), if one was set.
+    pub fn session_variable(&self, name: &str) -> Option<VariableValue> {
+        let lowered = name.trim().trim_start_matches('@').to_ascii_lowercase();
+        if lowered.starts_with("global.") {
+            return None;
+        }
+        let bare = ["session.", "local."]
+            .iter()
+            .find_map(|scope| lowered.strip_prefix(scope))
+            .unwrap_or(&lowered);
+        lock(&self.session_variables).get(bare).cloned()
+    }
+
+    /// The session's `sql_mode` includes `NO_BACKSLASH_ESCAPES`: a backslash in a string
+    /// literal is an ordinary character.
+    pub fn no_backslash_escapes(&self) -> bool {
+        matches!(
+            lock(&self.session_variables).get("sql_mode"),
+            Some(VariableValue::Text(mode)) if mode.split(',').any(|m| m.trim() == "NO_BACKSLASH_ESCAPES")
+        )
     }
 
     /// Who the session is.
@@ -236,6 +281,13 @@ impl SessionContext {
             data_dir: &self.identity.data_dir,
         }
     }
+}
+
+/// Locks `mutex`, taking over a poisoned one (its data stays consistent: plain values).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for SessionContext {

@@ -26,6 +26,7 @@
 //! - `information_schema` tables are subqueries over `sqlite_master` and pragmas.
 
 mod alter;
+mod backslashes;
 mod ddl;
 mod dml;
 mod error;
@@ -84,6 +85,9 @@ pub enum Statement {
     Rollback,
     /// `SET autocommit = 0|1`.
     SetAutocommit(bool),
+    /// `SET [SESSION] name = literal, ...`: session values of system variables, read back by
+    /// `@@name` (`None`: `DEFAULT`, back to the server's value).
+    SetSession(Vec<(String, Option<SessionValue>)>),
     /// `CREATE DATABASE|SCHEMA`.
     CreateDatabase {
         /// Database name.
@@ -127,6 +131,15 @@ pub enum Statement {
         /// Why ignoring it is right.
         reason: &'static str,
     },
+}
+
+/// A literal a session variable is set to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionValue {
+    /// A string, or a bare word such as `ON`.
+    Text(String),
+    /// An integer.
+    Int(i64),
 }
 
 /// One SQLite statement of a [`Statement::Script`].
@@ -333,6 +346,8 @@ impl AlterOp {
         alter::in_place_sql(self, table)
     }
 }
+
+pub use backslashes::escape_literal_backslashes;
 
 /// Translates the statements of one MySQL query text. Errors carry MySQL's codes: 1064 for
 /// syntax, 1065 for an empty query, 1235 for valid MySQL the backend cannot run.

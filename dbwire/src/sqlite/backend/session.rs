@@ -23,7 +23,8 @@ use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, V
 use crate::sqlite::errors::{self, codes, ErrorScope};
 use crate::sqlite::functions::{Identity, SessionContext, KILLED_CONNECTION, KILLED_QUERY};
 use crate::sqlite::schema::{self, alter, fulltext, show};
-use crate::sqlite::translate::{self, AlterOp, Show, SqlKind, Statement, Step};
+use crate::sqlite::translate::{self, AlterOp, SessionValue, Show, SqlKind, Statement, Step};
+use crate::sqlite::variables::VariableValue;
 
 /// A client session on the SQLite backend.
 pub struct SqliteSession {
@@ -156,6 +157,16 @@ impl SqliteSession {
             Statement::Script { steps, kind } => self.run_script(steps, *kind, params),
             Statement::Use(name) => self.use_database(name).map(|()| QueryResult::ok(0)),
             Statement::Begin => self.begin(),
+            Statement::SetSession(values) => {
+                for (name, value) in values {
+                    let value = value.as_ref().map(|value| match value {
+                        SessionValue::Text(text) => VariableValue::Text(text.clone()),
+                        SessionValue::Int(number) => VariableValue::Int(*number),
+                    });
+                    self.context.set_session_variable(name, value);
+                }
+                Ok(QueryResult::ok(0))
+            }
             Statement::BeginReadOnly => {
                 let begun = self.begin()?;
                 self.read_only.set(true);
@@ -408,6 +419,16 @@ impl SqliteSession {
         u64::try_from(changes.first_insert_rowid?).ok()
     }
 
+    /// `sql` as the translator must read it: with its literals' backslashes doubled under
+    /// `sql_mode = NO_BACKSLASH_ESCAPES`.
+    fn literal_text<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
+        if self.context.no_backslash_escapes() {
+            translate::escape_literal_backslashes(sql)
+        } else {
+            std::borrow::Cow::Borrowed(sql)
+        }
+    }
+
     /// The OK packet of a statement without a result set; records LAST_INSERT_ID().
     fn ok_result(&self, kind: SqlKind, tally: &Tally) -> QueryResult {
         if let Some(id) = tally.insert_id {
@@ -658,7 +679,8 @@ impl SqliteSession {
 
 impl Session for SqliteSession {
     fn query(&mut self, sql: &str) -> Vec<Result<QueryResult, DbError>> {
-        match self.shared.translate(sql) {
+        let sql = self.literal_text(sql);
+        match self.shared.translate(&sql) {
             Ok(statements) => self.run_all(&statements, &[]),
             Err(error) => vec![Err(error)],
         }
@@ -680,12 +702,12 @@ impl Session for SqliteSession {
     }
 
     fn prepare(&mut self, sql: &str) -> Result<PreparedStatement, DbError> {
-        let statements = self.shared.translate(sql)?;
+        let statements = self.shared.translate(&self.literal_text(sql))?;
         self.check_prepared(&statements)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, DbError> {
-        let statements = self.shared.translate(sql)?;
+        let statements = self.shared.translate(&self.literal_text(sql))?;
         let mut last = Ok(QueryResult::ok(0));
         for result in self.run_all(&statements, params) {
             last = result;

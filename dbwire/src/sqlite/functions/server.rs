@@ -128,7 +128,10 @@ fn column_type(ctx: &Context<'_>) -> MysqlType {
 /// `sysvar(name)`, which the translator emits for `@@name`.
 fn system_variable(ctx: &Context<'_>, session: &SessionContext) -> rusqlite::Result<SqlValue> {
     let name = text_arg(ctx, 0).unwrap_or_default();
-    match variables::lookup(&name, session.facts()) {
+    let value = session
+        .session_variable(&name)
+        .or_else(|| variables::lookup(&name, session.facts()));
+    match value {
         Some(VariableValue::Text(text)) => Ok(SqlValue::Text(text)),
         Some(VariableValue::Int(number)) => Ok(SqlValue::Integer(number)),
         Some(VariableValue::Switch(on)) => Ok(SqlValue::Integer(i64::from(on))),

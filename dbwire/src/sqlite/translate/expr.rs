@@ -346,7 +346,8 @@ fn literal(value: &Value) -> Option<Expr> {
     }
 }
 
-/// `@@name` system variables become `sysvar('name')`; `@name` user variables are refused.
+/// `@@name` system variables become `sysvar('name')` (`sysvar('global.name')` for
+/// `@@GLOBAL.name`, which session values do not change); `@name` user variables are refused.
 fn variable(parts: &[Ident]) -> Result<Option<Expr>, TranslateError> {
     let Some(first) = parts.first().filter(|p| p.quote_style.is_none()) else {
         return Ok(None);
@@ -355,14 +356,18 @@ fn variable(parts: &[Ident]) -> Result<Option<Expr>, TranslateError> {
         let scoped = ["session", "global", "local"]
             .iter()
             .any(|s| name.eq_ignore_ascii_case(s));
+        let global = name.eq_ignore_ascii_case("global");
         let name = match (scoped, parts.get(1)) {
             (true, Some(variable)) => variable.value.as_str(),
             _ => name,
         };
-        return Ok(Some(call(
-            "sysvar",
-            vec![string(&name.to_ascii_lowercase())],
-        )));
+        let name = name.to_ascii_lowercase();
+        let name = if global {
+            format!("global.{name}")
+        } else {
+            name
+        };
+        return Ok(Some(call("sysvar", vec![string(&name)])));
     }
     if first.value.starts_with('@') {
         return Err(TranslateError::unsupported("user variables"));
@@ -705,7 +710,7 @@ mod tests {
         assert_eq!(rewritten("@@SESSION.sql_mode"), "sysvar('sql_mode')");
         assert_eq!(
             rewritten("@@global.max_allowed_packet"),
-            "sysvar('max_allowed_packet')"
+            "sysvar('global.max_allowed_packet')"
         );
     }
 

@@ -3,14 +3,15 @@
 //! no-ops), including the documented ones sqlparser cannot parse.
 
 use sqlparser::ast::{
-    Expr, ObjectName, SchemaName, Set, Statement as Parsed, UnaryOperator, Use, Value,
+    ContextModifier, Expr, ObjectName, SchemaName, Set, Statement as Parsed, UnaryOperator, Use,
+    Value,
 };
 use sqlparser::tokenizer::Token;
 
 use super::error::{near_text, TranslateError};
 use super::lexer::{keyword, StatementTokens};
 use super::names::{last_part, quote_ident};
-use super::{SqlKind, Statement};
+use super::{SessionValue, SqlKind, Statement};
 
 const CHARSET_REASON: &str = "the connection character set is always utf8mb4";
 const VARIABLE_REASON: &str =
@@ -219,16 +220,24 @@ fn schema_name_text(name: &SchemaName) -> String {
 }
 
 fn translate_set(set: Set) -> Statement {
+    let mut global = false;
     let assignments: Vec<(ObjectName, Expr)> = match set {
         Set::SingleAssignment {
             variable,
             mut values,
+            scope,
             ..
-        } => match values.pop() {
-            Some(value) => vec![(variable, value)],
-            None => Vec::new(),
-        },
+        } => {
+            global = scope == Some(ContextModifier::Global);
+            match values.pop() {
+                Some(value) if values.is_empty() => vec![(variable, value)],
+                _ => Vec::new(),
+            }
+        }
         Set::MultipleAssignments { assignments } => {
+            global = assignments
+                .iter()
+                .any(|a| a.scope == Some(ContextModifier::Global));
             assignments.into_iter().map(|a| (a.name, a.value)).collect()
         }
         Set::SetNames { .. } | Set::SetNamesDefault {} => {
@@ -248,10 +257,62 @@ fn translate_set(set: Set) -> Statement {
         .find_map(|(name, value)| is_autocommit(name).then(|| truth(value)));
     match autocommit {
         Some(Some(on)) => Statement::SetAutocommit(on),
-        _ => Statement::Ignored {
+        _ => session_values(&assignments, global).unwrap_or(Statement::Ignored {
             reason: VARIABLE_REASON,
-        },
+        }),
     }
+}
+
+/// `SET [SESSION] name = literal, ...` as session values, when every assignment is one (a
+/// global, a user variable or an expression leaves the statement ignored, as before).
+fn session_values(assignments: &[(ObjectName, Expr)], global: bool) -> Option<Statement> {
+    if global || assignments.is_empty() {
+        return None;
+    }
+    let mut values = Vec::with_capacity(assignments.len());
+    for (name, value) in assignments {
+        let name = session_variable_name(name)?;
+        let value = match value {
+            Expr::Value(value) => match &value.value {
+                Value::Number(number, _) => Some(
+                    number
+                        .parse::<i64>()
+                        .map_or_else(|_| SessionValue::Text(number.clone()), SessionValue::Int),
+                ),
+                Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) => {
+                    Some(SessionValue::Text(text.clone()))
+                }
+                Value::Boolean(on) => Some(SessionValue::Int(i64::from(*on))),
+                _ => return None,
+            },
+            Expr::Identifier(word) if word.value.eq_ignore_ascii_case("DEFAULT") => None,
+            Expr::Identifier(word) if word.quote_style.is_none() => {
+                Some(SessionValue::Text(word.value.clone()))
+            }
+            _ => return None,
+        };
+        values.push((name, value));
+    }
+    Some(Statement::SetSession(values))
+}
+
+/// The system variable a session assignment names (`x`, `@@x`, `@@session.x`,
+/// `@@local.x`), lowercased; `None` for user variables and globals.
+fn session_variable_name(name: &ObjectName) -> Option<String> {
+    let text = name.to_string().to_ascii_lowercase();
+    let text = match text.strip_prefix("@@") {
+        Some(system) => system,
+        None if text.starts_with('@') => return None,
+        None => &text,
+    };
+    if text.starts_with("global.") {
+        return None;
+    }
+    let bare = ["session.", "local."]
+        .iter()
+        .find_map(|scope| text.strip_prefix(scope))
+        .unwrap_or(text);
+    (!bare.is_empty() && !bare.contains(['.', '@', '`'])).then(|| bare.to_owned())
 }
 
 /// `autocommit`, `@@autocommit`, `@@session.autocommit`, `SESSION autocommit`.
@@ -370,14 +431,29 @@ mod tests {
             one("set names 'utf8mb4' collate 'utf8mb4_unicode_ci'"),
             Statement::Ignored { .. }
         ));
-        assert!(matches!(
-            one("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"),
-            Statement::Ignored { .. }
-        ));
-        assert!(matches!(
-            one("SET time_zone = '+00:00'"),
-            Statement::Ignored { .. }
-        ));
+        assert_eq!(
+            one("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION', @@local.wait_timeout = 5"),
+            Statement::SetSession(vec![
+                (
+                    "sql_mode".into(),
+                    Some(SessionValue::Text("NO_ENGINE_SUBSTITUTION".into()))
+                ),
+                ("wait_timeout".into(), Some(SessionValue::Int(5))),
+            ])
+        );
+        assert_eq!(
+            one("SET time_zone = DEFAULT"),
+            Statement::SetSession(vec![("time_zone".into(), None)])
+        );
+        // Globals, user variables and expressions are accepted and ignored.
+        for sql in [
+            "SET GLOBAL max_connections = 10",
+            "SET @@global.sql_mode = ''",
+            "SET @x = 1",
+            "SET sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')",
+        ] {
+            assert!(matches!(one(sql), Statement::Ignored { .. }), "{sql}");
+        }
         assert!(matches!(
             one("LOCK TABLES t WRITE"),
             Statement::Ignored { .. }
