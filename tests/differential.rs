@@ -60,11 +60,7 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         Aspect::Metadata,
         EXPRESSION_METADATA,
     ),
-    (
-        "change_user",
-        Aspect::Answer,
-        "user variables (@name) are not supported",
-    ),
+    ("change_user", Aspect::Metadata, EXPRESSION_METADATA),
     (
         "no_backslash_escapes",
         Aspect::Metadata,

@@ -662,3 +662,34 @@ fn session_values_of_system_variables() {
         [["NO_ENGINE_SUBSTITUTION", "3"]]
     );
 }
+
+#[test]
+fn user_variables() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    run(&mut session, ITEMS);
+    run(
+        &mut session,
+        "INSERT INTO items (name, qty) VALUES ('a', 3), ('b', 1), ('c', 2)",
+    );
+    // What mysqldump writes at the top of a dump.
+    run(
+        &mut session,
+        "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */",
+    );
+    run(&mut session, "SET @rank = 0, @Label = 'top'");
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT name, @rank := @rank + 1, @label FROM items ORDER BY id"
+        ),
+        [["a", "1", "top"], ["b", "2", "top"], ["c", "3", "top"]]
+    );
+    assert_eq!(
+        rows(&mut session, "SELECT @rank, @never_set, @OLD_UNIQUE_CHECKS"),
+        [["3", "NULL", "1"]]
+    );
+    // Another session has its own.
+    let mut other = fixture.session("shop");
+    assert_eq!(rows(&mut other, "SELECT @rank"), [["NULL"]]);
+}

@@ -47,6 +47,8 @@ pub struct SessionContext {
     database: Mutex<Option<String>>,
     /// System variables given a session value with `SET [SESSION] name = literal`.
     session_variables: Mutex<std::collections::HashMap<String, VariableValue>>,
+    /// User variables (`@name`, lowercased: MySQL's are case-insensitive).
+    user_variables: Mutex<std::collections::HashMap<String, rusqlite::types::Value>>,
     identity: Identity,
 }
 
@@ -131,6 +133,7 @@ impl SessionContext {
             killed: std::sync::atomic::AtomicU8::new(0),
             database: Mutex::new(None),
             session_variables: Mutex::new(std::collections::HashMap::new()),
+            user_variables: Mutex::new(std::collections::HashMap::new()),
             identity,
         }
     }
@@ -153,6 +156,19 @@ impl SessionContext {
                 variables.remove(name);
             }
         }
+    }
+
+    /// The value of user variable `@name`; NULL when never set, as in MySQL.
+    pub fn user_variable(&self, name: &str) -> rusqlite::types::Value {
+        lock(&self.user_variables)
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or(rusqlite::types::Value::Null)
+    }
+
+    /// Sets user variable `@name`.
+    pub fn set_user_variable(&self, name: &str, value: rusqlite::types::Value) {
+        lock(&self.user_variables).insert(name.to_ascii_lowercase(), value);
     }
 
     /// The session value of `@@name` (`@@session.name`, not `@@global.name`), if one was set.

@@ -60,6 +60,16 @@ fn register_session(conn: &Connection, context: &Arc<SessionContext>) -> rusqlit
     let session = Arc::clone(context);
     define(conn, "sysvar", 1, Volatile, move |ctx| {
         system_variable(ctx, &session)
+    })?;
+    let session = Arc::clone(context);
+    define(conn, "uservar", 1, Volatile, move |ctx| {
+        Ok(session.user_variable(&text_arg(ctx, 0).unwrap_or_default()))
+    })?;
+    let session = Arc::clone(context);
+    define(conn, "set_uservar", 2, Volatile, move |ctx| {
+        let value: SqlValue = ctx.get(1)?;
+        session.set_user_variable(&text_arg(ctx, 0).unwrap_or_default(), value.clone());
+        Ok(value)
     })
 }
 

@@ -161,6 +161,8 @@ impl VisitorMut for Rewriter {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TranslateError> {
+        // `@name := value` becomes a call before `@name` alone would be read as a variable.
+        rewrite_assignment(expr);
         // Date arithmetic consumes its INTERVAL before the INTERVAL itself is visited.
         into_flow(rewrite_date_arithmetic(expr))
     }
@@ -347,7 +349,8 @@ fn literal(value: &Value) -> Option<Expr> {
 }
 
 /// `@@name` system variables become `sysvar('name')` (`sysvar('global.name')` for
-/// `@@GLOBAL.name`, which session values do not change); `@name` user variables are refused.
+/// `@@GLOBAL.name`, which session values do not change); `@name` user variables become
+/// `uservar('name')`.
 fn variable(parts: &[Ident]) -> Result<Option<Expr>, TranslateError> {
     let Some(first) = parts.first().filter(|p| p.quote_style.is_none()) else {
         return Ok(None);
@@ -369,8 +372,8 @@ fn variable(parts: &[Ident]) -> Result<Option<Expr>, TranslateError> {
         };
         return Ok(Some(call("sysvar", vec![string(&name)])));
     }
-    if first.value.starts_with('@') {
-        return Err(TranslateError::unsupported("user variables"));
+    if let Some(name) = user_variable_name(parts) {
+        return Ok(Some(call("uservar", vec![string(&name)])));
     }
     Ok(None)
 }
@@ -384,6 +387,36 @@ fn compound_identifier(parts: &mut Vec<Ident>) -> Result<Option<Expr>, Translate
         parts.remove(0);
     }
     Ok(None)
+}
+
+/// The lowercased name of a user variable `@name` (also `@'quoted name'`, read as parts).
+fn user_variable_name(parts: &[Ident]) -> Option<String> {
+    let first = parts.first()?;
+    let name = first.value.strip_prefix('@')?;
+    if name.starts_with('@') || parts.len() > 1 {
+        return None;
+    }
+    Some(name.to_ascii_lowercase())
+}
+
+/// `@name := value` sets the user variable and yields the value: `set_uservar('name', value)`
+/// (the value is rewritten as the call's argument).
+fn rewrite_assignment(expr: &mut Expr) {
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Assignment,
+        right,
+    } = expr
+    else {
+        return;
+    };
+    let name = match left.as_ref() {
+        Expr::Identifier(ident) => user_variable_name(std::slice::from_ref(ident)),
+        _ => None,
+    };
+    if let Some(name) = name {
+        *expr = call("set_uservar", vec![string(&name), take(right)]);
+    }
 }
 
 fn binary_op(left: &mut Box<Expr>, op: &mut BinaryOperator, right: &mut Box<Expr>) -> Option<Expr> {
@@ -807,11 +840,11 @@ mod tests {
     }
 
     #[test]
-    fn user_variables_are_refused() {
-        let mut parsed = Parser::parse_sql(&MySqlDialect {}, "SELECT @a").unwrap();
-        assert!(matches!(
-            rewrite(&mut parsed[0]),
-            Err(TranslateError::Unsupported(_))
-        ));
+    fn user_variables() {
+        assert_eq!(rewritten("@Total"), "uservar('total')");
+        assert_eq!(
+            rewritten("@n := @n + 1"),
+            "set_uservar('n', uservar('n') + 1)"
+        );
     }
 }

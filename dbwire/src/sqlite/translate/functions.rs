@@ -113,6 +113,8 @@ pub const USER_FUNCTIONS: &[&str] = &[
     "last_insert_id",
     "row_count",
     "sysvar",
+    "uservar",
+    "set_uservar",
     "get_lock",
     "release_lock",
     "is_free_lock",

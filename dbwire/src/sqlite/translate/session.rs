@@ -143,7 +143,7 @@ fn only_table_options(tokens: &[&Token]) -> bool {
 /// Translates session and administrative statements; anything else is unsupported.
 pub(crate) fn translate(statement: Parsed) -> Result<Statement, TranslateError> {
     let translated = match statement {
-        Parsed::Set(set) => translate_set(set),
+        Parsed::Set(set) => translate_set(set)?,
         Parsed::StartTransaction { statements, .. } if statements.is_empty() => Statement::Begin,
         Parsed::Commit { .. } => Statement::Commit,
         Parsed::Rollback {
@@ -219,7 +219,7 @@ fn schema_name_text(name: &SchemaName) -> String {
     }
 }
 
-fn translate_set(set: Set) -> Statement {
+fn translate_set(set: Set) -> Result<Statement, TranslateError> {
     let mut global = false;
     let assignments: Vec<(ObjectName, Expr)> = match set {
         Set::SingleAssignment {
@@ -241,26 +241,53 @@ fn translate_set(set: Set) -> Statement {
             assignments.into_iter().map(|a| (a.name, a.value)).collect()
         }
         Set::SetNames { .. } | Set::SetNamesDefault {} => {
-            return Statement::Ignored {
+            return Ok(Statement::Ignored {
                 reason: CHARSET_REASON,
-            };
+            });
         }
         Set::SetTransaction { .. } => {
-            return Statement::Ignored {
+            return Ok(Statement::Ignored {
                 reason: "SQLite transactions are always serializable",
-            };
+            });
         }
         _ => Vec::new(),
     };
+    if assignments.iter().any(|(name, _)| is_user_variable(name)) {
+        return set_user_variables(&assignments);
+    }
     let autocommit = assignments
         .iter()
         .find_map(|(name, value)| is_autocommit(name).then(|| truth(value)));
-    match autocommit {
+    Ok(match autocommit {
         Some(Some(on)) => Statement::SetAutocommit(on),
         _ => session_values(&assignments, global).unwrap_or(Statement::Ignored {
             reason: VARIABLE_REASON,
         }),
-    }
+    })
+}
+
+/// `@name` (not `@@name`).
+fn is_user_variable(name: &ObjectName) -> bool {
+    let text = name.to_string();
+    text.starts_with('@') && !text.starts_with("@@")
+}
+
+/// `SET @a = x, @b = y` runs as `SELECT @a := (x), @b := (y)` whose rows are dropped. System
+/// variables set in the same statement (`SET @OLD = @@UNIQUE_CHECKS, UNIQUE_CHECKS = 0`, as
+/// dumps write) are left out, as a lone `SET` of them would be ignored.
+fn set_user_variables(assignments: &[(ObjectName, Expr)]) -> Result<Statement, TranslateError> {
+    let sets: Vec<String> = assignments
+        .iter()
+        .filter(|(name, _)| is_user_variable(name))
+        .map(|(name, value)| format!("{name} := ({value})"))
+        .collect();
+    let select = format!("SELECT {}", sets.join(", "));
+    let source = super::lexer::SourceText::new(&select);
+    let statements = source.statements()?;
+    let [tokens] = statements.as_slice() else {
+        return Err(TranslateError::unsupported("SET of user variables"));
+    };
+    super::discard(tokens)
 }
 
 /// `SET [SESSION] name = literal, ...` as session values, when every assignment is one (a
@@ -445,11 +472,17 @@ mod tests {
             one("SET time_zone = DEFAULT"),
             Statement::SetSession(vec![("time_zone".into(), None)])
         );
-        // Globals, user variables and expressions are accepted and ignored.
+        assert!(matches!(
+            one("SET @x = 1, @@session.unique_checks = 0"),
+            Statement::Sql {
+                kind: SqlKind::Discard,
+                ..
+            }
+        ));
+        // Globals and expressions are accepted and ignored.
         for sql in [
             "SET GLOBAL max_connections = 10",
             "SET @@global.sql_mode = ''",
-            "SET @x = 1",
             "SET sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')",
         ] {
             assert!(matches!(one(sql), Statement::Ignored { .. }), "{sql}");
