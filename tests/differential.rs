@@ -46,8 +46,7 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         Aspect::Metadata,
         "HEX(blob) is a VARCHAR, not a MEDIUMBLOB",
     ),
-    ("warnings", Aspect::Answer, NO_WARNINGS),
-    ("warnings_prepared", Aspect::Answer, NO_WARNINGS),
+    ("warnings", Aspect::Metadata, EXPRESSION_METADATA),
     (
         "multi_statements_mysqli",
         Aspect::Metadata,
@@ -98,8 +97,6 @@ const EXPRESSION_METADATA: &str = "expression columns: lengths and flags are not
 /// Why table columns' metadata differs in SQLite mode.
 const TABLE_METADATA: &str = "an AUTO_INCREMENT key is SQLite's INTEGER rowid (reported as \
     BIGINT UNSIGNED); the NO_DEFAULT_VALUE, PART_KEY and UNIQUE_KEY flags are not kept";
-/// Why warning counts differ in SQLite mode.
-const NO_WARNINGS: &str = "SQLite mode raises no warnings (a truncating CAST is silent)";
 /// Why an upsert's insert id differs in SQLite mode.
 const UPSERT_INSERT_ID: &str = "an INSERT ... ON DUPLICATE KEY UPDATE that updates reports no \
     insert id (MariaDB reports the AUTO_INCREMENT value it reserved)";

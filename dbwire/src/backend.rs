@@ -324,6 +324,12 @@ pub trait Session: Send {
     /// True in autocommit mode (for the SERVER_STATUS_AUTOCOMMIT flag).
     fn autocommit(&self) -> bool;
 
+    /// Warnings the last statement raised, for the packet that ends its result set (an OK
+    /// carries its own count in [`QueryResult::Ok`]).
+    fn warning_count(&self) -> u16 {
+        0
+    }
+
     /// Tells the session the capability flags its client negotiated
     /// (`protocol::constants::capabilities`), at login and after COM_CHANGE_USER. Sessions
     /// honour `CLIENT_FOUND_ROWS`: affected rows count the rows an UPDATE matched.

@@ -693,3 +693,37 @@ fn user_variables() {
     let mut other = fixture.session("shop");
     assert_eq!(rows(&mut other, "SELECT @rank"), [["NULL"]]);
 }
+
+#[test]
+fn casts_warn_as_mysql_does() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    assert_eq!(
+        rows(
+            &mut session,
+            "SELECT CAST('12abc' AS SIGNED), CAST(' 7 ' AS SIGNED), CAST(2.5 AS SIGNED), CAST('x' AS UNSIGNED)"
+        ),
+        [["12", "7", "3", "0"]]
+    );
+    assert_eq!(session.warning_count(), 2);
+    assert_eq!(
+        rows(&mut session, "SHOW WARNINGS"),
+        [
+            [
+                "Warning",
+                "1292",
+                "Truncated incorrect INTEGER value: '12abc'"
+            ],
+            ["Warning", "1292", "Truncated incorrect INTEGER value: 'x'"]
+        ]
+    );
+    // SHOW WARNINGS leaves them; the next statement clears them.
+    assert_eq!(session.warning_count(), 2);
+    run(&mut session, "DO 1");
+    assert_eq!(session.warning_count(), 0);
+    // The CAST keeps comparing numbers (INTEGER affinity), as WordPress meta queries expect.
+    assert_eq!(
+        rows(&mut session, "SELECT CAST('12' AS SIGNED) > '10'"),
+        [["1"]]
+    );
+}

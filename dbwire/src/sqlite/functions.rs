@@ -47,9 +47,32 @@ pub struct SessionContext {
     database: Mutex<Option<String>>,
     /// System variables given a session value with `SET [SESSION] name = literal`.
     session_variables: Mutex<std::collections::HashMap<String, VariableValue>>,
+    /// Warnings of the last statement (`SHOW WARNINGS`), at most [`MAX_WARNINGS`] kept.
+    warnings: Mutex<Warnings>,
     /// User variables (`@name`, lowercased: MySQL's are case-insensitive).
     user_variables: Mutex<std::collections::HashMap<String, rusqlite::types::Value>>,
     identity: Identity,
+}
+
+/// Warnings kept per statement (MySQL's default `max_error_count`).
+pub const MAX_WARNINGS: usize = 64;
+
+/// A warning, as `SHOW WARNINGS` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// `Warning` (or `Note`).
+    pub level: &'static str,
+    /// MySQL's error code, e.g. 1292.
+    pub code: u16,
+    /// The message.
+    pub message: String,
+}
+
+/// The warnings of one statement: all counted, the first [`MAX_WARNINGS`] kept.
+#[derive(Debug, Default)]
+struct Warnings {
+    count: u16,
+    list: Vec<Warning>,
 }
 
 /// `KILL QUERY`: the running statement stops.
@@ -134,6 +157,7 @@ impl SessionContext {
             database: Mutex::new(None),
             session_variables: Mutex::new(std::collections::HashMap::new()),
             user_variables: Mutex::new(std::collections::HashMap::new()),
+            warnings: Mutex::new(Warnings::default()),
             identity,
         }
     }
@@ -156,6 +180,35 @@ impl SessionContext {
                 variables.remove(name);
             }
         }
+    }
+
+    /// Records a warning of the running statement.
+    pub fn warn(&self, code: u16, message: String) {
+        let mut warnings = lock(&self.warnings);
+        warnings.count = warnings.count.saturating_add(1);
+        if warnings.list.len() < MAX_WARNINGS {
+            warnings.list.push(Warning {
+                level: "Warning",
+                code,
+                message,
+            });
+        }
+    }
+
+    /// Forgets the previous statement's warnings (a new statement other than `SHOW WARNINGS`
+    /// starts).
+    pub fn clear_warnings(&self) {
+        *lock(&self.warnings) = Warnings::default();
+    }
+
+    /// How many warnings the last statement raised (`@@warning_count`).
+    pub fn warning_count(&self) -> u16 {
+        lock(&self.warnings).count
+    }
+
+    /// The last statement's warnings, for `SHOW WARNINGS`.
+    pub fn warnings(&self) -> Vec<Warning> {
+        lock(&self.warnings).list.clone()
     }
 
     /// The value of user variable `@name`; NULL when never set, as in MySQL.

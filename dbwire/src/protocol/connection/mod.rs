@@ -300,16 +300,18 @@ impl<B: Backend> Connection<'_, B> {
     /// Ends a row or column list: an EOF packet, or an OK with 0xFE under DEPRECATE_EOF.
     fn send_end_marker(&mut self, more: bool) -> io::Result<()> {
         let status = self.status(more);
+        let warnings = self.session.warning_count();
         if self.deprecate_eof() {
             self.send(|out| {
                 OkPacket {
                     status,
+                    warnings,
                     ..OkPacket::default()
                 }
                 .encode_as_eof(out)
             })
         } else {
-            self.send(|out| encode_eof(out, 0, status))
+            self.send(|out| encode_eof(out, warnings, status))
         }
     }
 

@@ -133,6 +133,10 @@ impl SqliteSession {
         if self.context.take_kill() == KILLED_CONNECTION {
             return Err(errors::connection_killed());
         }
+        // Every statement but the one that reads them starts without warnings.
+        if !matches!(statement, Statement::Show(Show::Warnings | Show::Errors)) {
+            self.context.clear_warnings();
+        }
         self.context.set_in_transaction(self.in_open_transaction());
         let result = self.dispatch(statement, params);
         if let Ok(result) = &result {
@@ -449,7 +453,7 @@ impl SqliteSession {
         QueryResult::Ok {
             affected_rows: tally.affected_rows,
             last_insert_id: tally.insert_id.unwrap_or(0),
-            warnings: 0,
+            warnings: self.context.warning_count(),
             info,
         }
     }
@@ -552,7 +556,8 @@ impl SqliteSession {
             Show::Status { like } => Ok(show::status(like.as_deref())),
             Show::TableStatus { like } => show::table_status(scope, like.as_deref()),
             Show::Databases => Ok(show::databases(self.shared.database_names(), None)),
-            Show::Warnings | Show::Errors => Ok(show::warnings()),
+            Show::Warnings => Ok(show::warnings(&self.context.warnings())),
+            Show::Errors => Ok(show::warnings(&[])),
             Show::Collation => Ok(show::collations()),
             Show::CharacterSet => Ok(show::character_sets()),
             Show::Engines => Ok(show::engines()),
@@ -729,6 +734,10 @@ impl Session for SqliteSession {
 
     fn autocommit(&self) -> bool {
         self.autocommit
+    }
+
+    fn warning_count(&self) -> u16 {
+        self.context.warning_count()
     }
 
     fn client_capabilities(&mut self, capabilities: u32) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::functions::Context;
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
 
 use super::{
@@ -60,6 +60,10 @@ fn register_session(conn: &Connection, context: &Arc<SessionContext>) -> rusqlit
     let session = Arc::clone(context);
     define(conn, "sysvar", 1, Volatile, move |ctx| {
         system_variable(ctx, &session)
+    })?;
+    let session = Arc::clone(context);
+    define(conn, "mysql_integer", 1, Volatile, move |ctx| {
+        Ok(cast_integer(ctx.get_raw(0), &session))
     })?;
     let session = Arc::clone(context);
     define(conn, "uservar", 1, Volatile, move |ctx| {
@@ -136,8 +140,66 @@ fn column_type(ctx: &Context<'_>) -> MysqlType {
 }
 
 /// `sysvar(name)`, which the translator emits for `@@name`.
+/// `CAST(x AS SIGNED)` as MySQL computes it: a number rounds to the nearest integer; text
+/// gives its leading integer, with warning 1292 when anything else follows (or nothing leads).
+fn cast_integer(value: ValueRef<'_>, session: &SessionContext) -> SqlValue {
+    match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(number) => SqlValue::Integer(number),
+        ValueRef::Real(number) => SqlValue::Integer(super::float_to_i64(number.round())),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            let (number, exact) = leading_integer(&text);
+            if !exact {
+                session.warn(1292, format!("Truncated incorrect INTEGER value: '{text}'"));
+            }
+            SqlValue::Integer(number)
+        }
+    }
+}
+
+/// The integer `text` starts with (after blanks, with its sign; saturating), and whether
+/// that was all of it but trailing blanks.
+fn leading_integer(text: &str) -> (i64, bool) {
+    let trimmed = text.trim_start();
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let length = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let mut number: i64 = 0;
+    let mut overflow = false;
+    for digit in digits[..length].bytes() {
+        let value = i64::from(digit - b'0');
+        let next = number.checked_mul(10).and_then(|n| {
+            if negative {
+                n.checked_sub(value)
+            } else {
+                n.checked_add(value)
+            }
+        });
+        match next {
+            Some(next) => number = next,
+            None => {
+                overflow = true;
+                number = if negative { i64::MIN } else { i64::MAX };
+                break;
+            }
+        }
+    }
+    let exact = length > 0 && !overflow && digits[length..].trim().is_empty();
+    (number, exact)
+}
+
 fn system_variable(ctx: &Context<'_>, session: &SessionContext) -> rusqlite::Result<SqlValue> {
     let name = text_arg(ctx, 0).unwrap_or_default();
+    if name
+        .trim_start_matches('@')
+        .eq_ignore_ascii_case("warning_count")
+    {
+        return Ok(SqlValue::Integer(i64::from(session.warning_count())));
+    }
     let value = session
         .session_variable(&name)
         .or_else(|| variables::lookup(&name, session.facts()));

@@ -491,14 +491,21 @@ pub fn databases(mut names: Vec<String>, like: Option<&str>) -> QueryResult {
     result.finish()
 }
 
-/// `SHOW WARNINGS` / `SHOW ERRORS`: this backend raises no warnings, so the list is empty.
-pub fn warnings() -> QueryResult {
-    ResultSet::new(&[
+/// `SHOW WARNINGS` (and `SHOW ERRORS`, always empty here: an error ends the statement).
+pub fn warnings(list: &[crate::sqlite::functions::Warning]) -> QueryResult {
+    let mut result = ResultSet::new(&[
         ("Level", ColumnType::VarString),
         ("Code", ColumnType::Long),
         ("Message", ColumnType::VarString),
-    ])
-    .finish()
+    ]);
+    for warning in list {
+        result.push(vec![
+            text(warning.level),
+            Value::Int(i64::from(warning.code)),
+            text(&warning.message),
+        ]);
+    }
+    result.finish()
 }
 
 /// A result of text columns and rows.

@@ -531,6 +531,10 @@ fn cast(expr: Expr, target: &CastTarget) -> Expr {
             call("round", vec![real, number(&scale.to_string())])
         }
         CastTarget::DateFunction(name) => call(name, vec![expr]),
+        CastTarget::Integer => cast(
+            call("mysql_integer", vec![expr]),
+            &CastTarget::Cast("INTEGER"),
+        ),
         CastTarget::Binary => binary_collation(expr),
     }
 }
@@ -809,7 +813,7 @@ mod tests {
         assert_eq!(rewritten("POSITION('a' IN b)"), "instr(b, 'a')");
         assert_eq!(
             rewritten("CAST(a AS SIGNED), CAST(a AS CHAR)"),
-            "CAST(a AS INTEGER), CAST(a AS TEXT)"
+            "CAST(mysql_integer(a) AS INTEGER), CAST(a AS TEXT)"
         );
         assert_eq!(
             rewritten("CAST(a AS DECIMAL(10,2))"),
@@ -822,7 +826,7 @@ mod tests {
         assert_eq!(rewritten("BINARY a = 'X'"), "a COLLATE BINARY = 'X'");
         assert_eq!(
             rewritten("CONVERT(a USING utf8mb4), CONVERT(a, UNSIGNED)"),
-            "a, CAST(a AS INTEGER)"
+            "a, CAST(mysql_integer(a) AS INTEGER)"
         );
         assert_eq!(rewritten("ISNULL(a + 1)"), "(a + 1) IS NULL");
         assert_eq!(

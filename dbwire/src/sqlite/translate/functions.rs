@@ -113,6 +113,7 @@ pub const USER_FUNCTIONS: &[&str] = &[
     "last_insert_id",
     "row_count",
     "sysvar",
+    "mysql_integer",
     "uservar",
     "set_uservar",
     "get_lock",

@@ -259,15 +259,17 @@ pub(crate) enum CastTarget {
     DateFunction(&'static str),
     /// `x COLLATE BINARY`: MySQL's BINARY cast, used for case-sensitive comparison.
     Binary,
+    /// SIGNED/UNSIGNED: `CAST(mysql_integer(x) AS INTEGER)`. The function converts as MySQL
+    /// does and records its warnings; the CAST keeps SQLite's INTEGER affinity, so that
+    /// `CAST(v AS SIGNED) > '10'` still compares numbers.
+    Integer,
 }
 
 /// The SQLite form of a MySQL CAST/CONVERT target type.
 pub(crate) fn cast_target(data_type: &DataType) -> Result<CastTarget, TranslateError> {
     use DataType as D;
     let target = match data_type {
-        D::Signed | D::SignedInteger | D::Unsigned | D::UnsignedInteger => {
-            CastTarget::Cast("INTEGER")
-        }
+        D::Signed | D::SignedInteger | D::Unsigned | D::UnsignedInteger => CastTarget::Integer,
         D::Int(_) | D::Integer(_) | D::BigInt(_) | D::TinyInt(_) | D::SmallInt(_) => {
             CastTarget::Cast("INTEGER")
         }
@@ -356,10 +358,7 @@ mod tests {
 
     #[test]
     fn cast_targets() {
-        assert_eq!(
-            cast_target(&DataType::Signed).unwrap(),
-            CastTarget::Cast("INTEGER")
-        );
+        assert_eq!(cast_target(&DataType::Signed).unwrap(), CastTarget::Integer);
         let decimal = DataType::Decimal(ExactNumberInfo::PrecisionAndScale(10, 2));
         assert_eq!(cast_target(&decimal).unwrap(), CastTarget::Rounded(2));
         assert_eq!(
