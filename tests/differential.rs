@@ -71,6 +71,13 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         "SQLite has no stored procedures",
     ),
     (
+        "casts",
+        Aspect::Answer,
+        "expressions compute in SQLite's floating point and are typed by \
+        value: a DECIMAL result loses its scale ('1.50' reads '1.5', 10 / 4 reads '2.5'), \
+        0.1 + 0.2 is not exact, CAST(-1 AS UNSIGNED) stays -1",
+    ),
+    (
         "client_charsets",
         Aspect::Answer,
         "SQLite mode speaks utf8mb4 only: the handshake's \
