@@ -324,6 +324,12 @@ pub trait Session: Send {
     /// True in autocommit mode (for the SERVER_STATUS_AUTOCOMMIT flag).
     fn autocommit(&self) -> bool;
 
+    /// True once another session killed this one (`KILL CONNECTION`): the server ends the
+    /// client connection after answering the command in progress.
+    fn killed(&self) -> bool {
+        false
+    }
+
     /// Warnings the last statement raised, for the packet that ends its result set (an OK
     /// carries its own count in [`QueryResult::Ok`]).
     fn warning_count(&self) -> u16 {

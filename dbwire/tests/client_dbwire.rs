@@ -479,3 +479,20 @@ fn sqlite_prepared_statements_round_trip_dates_and_nulls() {
     );
     assert!(rows(execute(&mut connection, &select, &[bytes("none")])).is_empty());
 }
+
+#[test]
+fn a_killed_connection_is_closed_and_others_carry_on() {
+    let server = SqliteServer::start();
+    let mut victim = connect_sqlite(&server);
+    let mut killer = connect_sqlite(&server);
+    let id = victim.connection_id();
+    query_one(&mut killer, &format!("KILL {id}"));
+    // The victim hears of it at its next statement, then the server hangs up.
+    let refused = query_error(&mut victim, "SELECT 1");
+    assert_eq!(refused.code, 1927, "{refused}");
+    assert!(
+        victim.query("SELECT 1").is_err(),
+        "the killed connection is still open"
+    );
+    assert_eq!(query_rows(&mut killer, "SELECT 2"), [[bytes("2")]]);
+}

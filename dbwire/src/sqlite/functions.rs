@@ -271,6 +271,11 @@ impl SessionContext {
         (deadline != 0 && clock() >= deadline) || self.killed.load(Ordering::Relaxed) != 0
     }
 
+    /// True once `KILL [CONNECTION]` named this session: it answers no more statements.
+    pub fn connection_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed) == KILLED_CONNECTION
+    }
+
     /// Whether (and how) a `KILL` reached this session. A killed query is reported once; a
     /// killed connection stays killed.
     pub fn take_kill(&self) -> u8 {

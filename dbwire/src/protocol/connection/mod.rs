@@ -199,6 +199,10 @@ impl<B: Backend> Connection<'_, B> {
                 Err(error) => self.send_err(&malformed(error))?,
             }
             self.io.flush()?;
+            if self.session.killed() {
+                // As MySQL does after `KILL CONNECTION`: the connection ends.
+                return Ok(());
+            }
         }
     }
 

@@ -740,6 +740,10 @@ impl Session for SqliteSession {
         self.context.warning_count()
     }
 
+    fn killed(&self) -> bool {
+        self.context.connection_killed()
+    }
+
     fn client_capabilities(&mut self, capabilities: u32) {
         self.found_rows = capabilities & crate::protocol::constants::capabilities::FOUND_ROWS != 0;
     }
