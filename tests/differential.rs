@@ -80,8 +80,9 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
     (
         "client_charsets",
         Aspect::Answer,
-        "SQLite mode speaks utf8mb4 only: the handshake's \
-        character set is ignored and text in another one is refused as invalid utf8mb4",
+        "statements are converted to UTF-8 as they arrive, \
+        so a binary (VARBINARY/BLOB) column given a literal stores its UTF-8 bytes, not the \
+        client's",
     ),
     ("multi_statements_refused", Aspect::Answer, NAMES_MYSQL),
     (

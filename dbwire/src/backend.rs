@@ -287,6 +287,20 @@ pub trait Backend: Send + Sync + 'static {
         crate::protocol::constants::SERVER_VERSION.to_owned()
     }
 
+    /// Opens the session of protocol connection `connection_id` (the thread id its greeting
+    /// announced) for a client at `client`; backends whose `CONNECTION_ID()` must match it
+    /// override this. By default [`Backend::open_client_session`].
+    fn open_connection_session(
+        &self,
+        user: &str,
+        database: Option<&str>,
+        client: Option<IpAddr>,
+        connection_id: u32,
+    ) -> Result<Self::Session, DbError> {
+        let _ = connection_id;
+        self.open_client_session(user, database, client)
+    }
+
     /// Opens a session like [`Backend::open_session`] for a client connecting from `client`
     /// (backends that keep per-client statistics override it).
     fn open_client_session(
@@ -323,6 +337,13 @@ pub trait Session: Send {
 
     /// True in autocommit mode (for the SERVER_STATUS_AUTOCOMMIT flag).
     fn autocommit(&self) -> bool;
+
+    /// The connection's character set when the protocol layer must convert for this session:
+    /// statements arrive in it and text results leave in it. `None` (the default): the
+    /// session takes the client's bytes as they are (UTF-8, or relayed).
+    fn connection_charset(&self) -> Option<crate::protocol::charset::Charset> {
+        None
+    }
 
     /// True once another session killed this one (`KILL CONNECTION`): the server ends the
     /// client connection after answering the command in progress.

@@ -6,6 +6,7 @@
 //! against a [`crate::Session`]. [`crate::server`] accepts the connections.
 
 pub mod auth;
+pub mod charset;
 pub mod command;
 mod compress;
 pub(crate) mod connection;

@@ -183,7 +183,25 @@ impl Backend for SqliteBackend {
 
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<SqliteSession, DbError> {
         log::debug!("opening a SQLite session for {user}");
-        SqliteSession::open(Arc::clone(&self.shared), user, database)
+        let id = self.shared.next_session_id();
+        SqliteSession::open(Arc::clone(&self.shared), user, database, id)
+    }
+
+    /// The session takes the protocol connection's id, so that `CONNECTION_ID()`, the
+    /// greeting's thread id and `KILL` agree.
+    fn open_connection_session(
+        &self,
+        user: &str,
+        database: Option<&str>,
+        _client: Option<std::net::IpAddr>,
+        connection_id: u32,
+    ) -> Result<SqliteSession, DbError> {
+        SqliteSession::open(
+            Arc::clone(&self.shared),
+            user,
+            database,
+            u64::from(connection_id),
+        )
     }
 }
 

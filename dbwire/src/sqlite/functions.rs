@@ -113,11 +113,19 @@ impl SessionRegistry {
         }
     }
 
+    /// Forgets session `id` once it is gone: a connection's next session (after
+    /// COM_RESET_CONNECTION or COM_CHANGE_USER) registers under the same id first.
     fn forget(&self, id: u64) {
-        self.sessions
+        let mut sessions = self
+            .sessions
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&id);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sessions
+            .get(&id)
+            .is_some_and(|session| session.strong_count() == 0)
+        {
+            sessions.remove(&id);
+        }
     }
 }
 

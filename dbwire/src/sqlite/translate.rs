@@ -85,6 +85,9 @@ pub enum Statement {
     Rollback,
     /// `SET autocommit = 0|1`.
     SetAutocommit(bool),
+    /// `SET NAMES charset`, `SET CHARACTER SET charset`: the connection's character set
+    /// (`utf8mb4` for `DEFAULT`).
+    SetNames(String),
     /// `SET [SESSION] name = literal, ...`: session values of system variables, read back by
     /// `@@name` (`None`: `DEFAULT`, back to the server's value).
     SetSession(Vec<(String, Option<SessionValue>)>),

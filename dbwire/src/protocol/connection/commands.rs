@@ -28,16 +28,17 @@ impl<B: Backend> Connection<'_, B> {
                 return relayed;
             }
         }
-        let sql = match utf8(sql) {
+        let sql = match self.statement_text(sql) {
             Ok(sql) => sql,
             Err(error) => return self.send_err(&error),
         };
         if !self.multi_statements {
             if let Some(second) = second_statement(sql.as_bytes()) {
-                return self.send_err(&second_statement_refused(sql, second));
+                return self.send_err(&second_statement_refused(&sql, second));
             }
         }
-        let results = self.session.query(sql);
+        let mut results = self.session.query(&sql);
+        self.recode_results(&mut results);
         if results.is_empty() {
             return self.send_err(&DbError::new(
                 errors::EMPTY_QUERY,
@@ -109,10 +110,11 @@ impl<B: Backend> Connection<'_, B> {
     /// statements, multi-statements as negotiated at login.
     pub(super) fn reset_connection(&mut self) -> io::Result<()> {
         let database = self.current_database();
-        match self.shared.backend.open_client_session(
+        match self.shared.backend.open_connection_session(
             &self.user,
             database.as_deref(),
             client_ip(&self.io),
+            self.connection_id,
         ) {
             Ok(mut session) => {
                 session.client_capabilities(self.capabilities);
@@ -143,7 +145,7 @@ impl<B: Backend> Connection<'_, B> {
         self.session = admit(
             &mut self.io,
             self.shared,
-            self.capabilities,
+            (self.capabilities, self.connection_id),
             &credentials,
             &self.nonce,
         )?;

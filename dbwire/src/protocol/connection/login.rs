@@ -75,7 +75,13 @@ pub(super) fn login<B: Backend>(
         auth_plugin: response.auth_plugin.as_deref(),
         auth_response: &response.auth_response,
     };
-    let mut session = admit(io, shared, capabilities, &credentials, &nonce)?;
+    let mut session = admit(
+        io,
+        shared,
+        (capabilities, connection_id),
+        &credentials,
+        &nonce,
+    )?;
     session.client_collation(response.charset);
     send_welcome(io, &session)?;
     if capabilities & capabilities::COMPRESS != 0 {
@@ -96,16 +102,18 @@ pub(super) fn login<B: Backend>(
 pub(super) fn admit<B: Backend>(
     io: &mut Io,
     shared: &Shared<B>,
-    capabilities: u32,
+    (capabilities, connection_id): (u32, u32),
     credentials: &Credentials<'_>,
     nonce: &Nonce,
 ) -> Result<B::Session, ConnectionError> {
     let (plugin, auth_response) = negotiate_plugin(io, shared, capabilities, credentials, nonce)?;
     authenticate(io, shared, credentials.user, plugin, &auth_response, nonce)?;
-    match shared
-        .backend
-        .open_client_session(credentials.user, credentials.database, client_ip(io))
-    {
+    match shared.backend.open_connection_session(
+        credentials.user,
+        credentials.database,
+        client_ip(io),
+        connection_id,
+    ) {
         Ok(mut session) => {
             session.client_capabilities(capabilities);
             Ok(session)

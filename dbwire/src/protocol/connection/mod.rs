@@ -19,6 +19,7 @@ use thiserror::Error;
 use self::deadline::DeadlineReader;
 use self::statements::StatementRegistry;
 use super::auth::Nonce;
+use super::charset::Charset;
 use super::command::Command;
 use super::constants::{capabilities, errors, status};
 use super::handshake::HandshakeError;
@@ -27,7 +28,7 @@ use super::response::{encode_eof, encode_err, OkPacket};
 use super::resultset::{
     encode_binary_row, encode_column_count, encode_column_definition, encode_text_row,
 };
-use crate::backend::{Backend, Column, DbError, QueryResult, ReplySink, Session, Value};
+use crate::backend::{charsets, Backend, Column, DbError, QueryResult, ReplySink, Session, Value};
 use crate::server::{ServerConfig, ServerStats};
 
 /// How long a refused client gets to read our last packet before the socket closes.
@@ -84,6 +85,8 @@ struct Connection<'s, B: Backend> {
     capabilities: u32,
     /// The greeting's nonce, for COM_CHANGE_USER.
     nonce: Nonce,
+    /// The thread id the greeting announced; every session of the connection takes it.
+    connection_id: u32,
     multi_statements: bool,
     statements: StatementRegistry,
     /// Reused buffer for the payload under construction.
@@ -118,6 +121,7 @@ pub(crate) fn serve_connection<B: Backend>(
         multi_statements: logged_in.capabilities & capabilities::MULTI_STATEMENTS != 0,
         capabilities: logged_in.capabilities,
         nonce: logged_in.nonce,
+        connection_id,
         statements: StatementRegistry::new(),
         scratch: Vec::new(),
     };
@@ -349,6 +353,50 @@ impl<B: Backend> Connection<'_, B> {
             self.send(|out| encode_binary_row(out, columns, row))
         } else {
             self.send(|out| encode_text_row(out, columns, row))
+        }
+    }
+}
+
+impl<B: Backend> Connection<'_, B> {
+    /// SQL text from the client's bytes: converted from the connection's character set when
+    /// the session has one, else required to be UTF-8.
+    fn statement_text<'t>(&self, bytes: &'t [u8]) -> Result<std::borrow::Cow<'t, str>, DbError> {
+        match self.session.connection_charset() {
+            Some(charset) => Ok(charset.decode(bytes)),
+            None => utf8(bytes).map(std::borrow::Cow::Borrowed),
+        }
+    }
+
+    /// Puts the text of result sets in the connection's character set (when it is not UTF-8).
+    fn recode_results(&self, results: &mut [Result<QueryResult, DbError>]) {
+        if let Some(charset) = self.session.connection_charset() {
+            for result in results.iter_mut().flatten() {
+                recode(result, charset);
+            }
+        }
+    }
+}
+
+/// `result`'s text columns (those not of the binary character set) in `charset`, and
+/// reported in it.
+fn recode(result: &mut QueryResult, charset: Charset) {
+    let QueryResult::Rows { columns, rows } = result else {
+        return;
+    };
+    let text: Vec<bool> = columns
+        .iter()
+        .map(|column| column.charset != charsets::BINARY)
+        .collect();
+    for (column, is_text) in columns.iter_mut().zip(&text) {
+        if *is_text {
+            column.charset = u16::from(charset.collation);
+        }
+    }
+    for row in rows {
+        for (value, is_text) in row.iter_mut().zip(&text) {
+            if let (Value::Bytes(bytes), true) = (&*value, *is_text) {
+                *value = Value::Bytes(charset.encode(&String::from_utf8_lossy(bytes)));
+            }
         }
     }
 }

@@ -4,13 +4,14 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use super::{malformed, utf8, ClientSink, Connection};
+use super::{malformed, ClientSink, Connection};
 use crate::backend::{
     charsets, Backend, Column, ColumnType, DbError, PreparedStatement, QueryResult, ReplySink,
-    Session,
+    Session, Value,
 };
+use crate::protocol::charset::Charset;
 use crate::protocol::constants::{capabilities, errors, markers};
-use crate::protocol::params::{read_params, ForwardedExecute};
+use crate::protocol::params::{read_params, ForwardedExecute, ParamType};
 use crate::protocol::wire::PayloadWriter;
 
 impl<B: Backend> Connection<'_, B> {
@@ -27,7 +28,9 @@ impl<B: Backend> Connection<'_, B> {
                 ),
             ));
         }
-        let prepared = utf8(sql).and_then(|sql| Ok((sql.to_owned(), self.session.prepare(sql)?)));
+        let prepared = self
+            .statement_text(sql)
+            .and_then(|sql| Ok((sql.to_string(), self.session.prepare(&sql)?)));
         match prepared {
             Ok((sql, statement)) => {
                 let id = self.statements.insert(sql, usize::from(statement.params));
@@ -83,10 +86,19 @@ impl<B: Backend> Connection<'_, B> {
         }
         let params = read_params(body, &mut entry.bound);
         entry.bound.clear_long_data();
+        let charset = self.session.connection_charset();
         let outcome = match params {
-            Ok(params) => self.session.execute(&entry.sql, &params),
+            Ok(mut params) => {
+                if let Some(charset) = charset {
+                    decode_text_params(&mut params, &entry.bound.types, charset);
+                }
+                self.session.execute(&entry.sql, &params)
+            }
             Err(error) => Err(malformed(error)),
         };
+        let mut results = [outcome];
+        self.recode_results(&mut results);
+        let [outcome] = results;
         match outcome {
             Ok(result) => self.send_result(&result, false, true),
             Err(error) => self.send_err(&error),
@@ -131,6 +143,16 @@ impl<B: Backend> Connection<'_, B> {
         entry.bound.clear_long_data();
         entry.deferred_error = None;
         self.send_ok(&QueryResult::ok(0), false)
+    }
+}
+
+/// String parameters (CHAR, VARCHAR, VAR_STRING types) from the connection's character set
+/// to UTF-8; BLOB-typed ones stay bytes.
+fn decode_text_params(params: &mut [Value], types: &[ParamType], charset: Charset) {
+    for (value, param_type) in params.iter_mut().zip(types) {
+        if let (Value::Bytes(bytes), 0x0f | 0xfd | 0xfe) = (&*value, param_type.code) {
+            *value = Value::Bytes(charset.decode(bytes).into_owned().into_bytes());
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use rusqlite::Connection;
 use super::changes::{ChangeTracker, StatementChanges};
 use super::{results, Shared};
 use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, Value};
+use crate::protocol::charset::Charset;
 use crate::sqlite::errors::{self, codes, ErrorScope};
 use crate::sqlite::functions::{Identity, SessionContext, KILLED_CONNECTION, KILLED_QUERY};
 use crate::sqlite::schema::{self, alter, fulltext, show};
@@ -43,6 +44,8 @@ pub struct SqliteSession {
     found_rows: bool,
     /// The open transaction began `READ ONLY`.
     read_only: Cell<bool>,
+    /// The connection's character set when it is not UTF-8 (from the handshake or `SET NAMES`).
+    charset: Option<Charset>,
 }
 
 /// What running one SQLite statement produced.
@@ -65,15 +68,17 @@ struct Tally {
 }
 
 impl SqliteSession {
-    /// Opens a session for `user` with `database` selected (created first if allowed).
+    /// Opens a session for `user` with `database` selected (created first if allowed),
+    /// known to `CONNECTION_ID()` and `KILL` as `connection_id`.
     pub(super) fn open(
         shared: Arc<Shared>,
         user: &str,
         database: Option<&str>,
+        connection_id: u64,
     ) -> Result<SqliteSession, DbError> {
         let identity = Identity {
             user: user.to_owned(),
-            connection_id: shared.next_session_id(),
+            connection_id,
             data_dir: shared.config.data_dir.display().to_string(),
             locks: Arc::clone(&shared.locks),
             sessions: Arc::clone(&shared.sessions),
@@ -93,6 +98,7 @@ impl SqliteSession {
             autocommit: true,
             found_rows: false,
             read_only: Cell::new(false),
+            charset: None,
         };
         session.install_hooks()?;
         session.context.set_database(session.database.clone());
@@ -161,6 +167,7 @@ impl SqliteSession {
             Statement::Script { steps, kind } => self.run_script(steps, *kind, params),
             Statement::Use(name) => self.use_database(name).map(|()| QueryResult::ok(0)),
             Statement::Begin => self.begin(),
+            Statement::SetNames(name) => self.set_names(name),
             Statement::SetSession(values) => {
                 for (name, value) in values {
                     let value = value.as_ref().map(|value| match value {
@@ -421,6 +428,41 @@ impl SqliteSession {
             return None;
         }
         u64::try_from(changes.first_insert_rowid?).ok()
+    }
+
+    /// `SET NAMES name`: the character set the client sends and reads from now on (1115 for
+    /// one MySQL does not have).
+    fn set_names(&mut self, name: &str) -> Result<QueryResult, DbError> {
+        let name = name.trim_matches(['\'', '"', '`']).to_ascii_lowercase();
+        let utf8 = matches!(name.as_str(), "utf8mb4" | "utf8" | "utf8mb3" | "binary");
+        let charset = Charset::named(&name);
+        if charset.is_none() && !utf8 {
+            return Err(DbError::new(
+                1115,
+                "42000",
+                format!("Unknown character set: '{name}'"),
+            ));
+        }
+        self.use_charset(charset, &name);
+        Ok(QueryResult::ok(0))
+    }
+
+    /// Records the connection character set, which `@@character_set_client`,
+    /// `@@character_set_connection` and `@@character_set_results` then report.
+    fn use_charset(&mut self, charset: Option<Charset>, name: &str) {
+        self.charset = charset;
+        let value = (name != "utf8mb4").then(|| VariableValue::Text(name.to_owned()));
+        for variable in [
+            "character_set_client",
+            "character_set_connection",
+            "character_set_results",
+        ] {
+            self.context.set_session_variable(variable, value.clone());
+        }
+        let collation =
+            charset.map(|charset| VariableValue::Text(charset.collation_name.to_owned()));
+        self.context
+            .set_session_variable("collation_connection", collation);
     }
 
     /// `sql` as the translator must read it: with its literals' backslashes doubled under
@@ -742,6 +784,16 @@ impl Session for SqliteSession {
 
     fn killed(&self) -> bool {
         self.context.connection_killed()
+    }
+
+    fn client_collation(&mut self, collation: u8) {
+        if let Some(charset) = Charset::of_collation(collation) {
+            self.use_charset(Some(charset), charset.name);
+        }
+    }
+
+    fn connection_charset(&self) -> Option<Charset> {
+        self.charset
     }
 
     fn client_capabilities(&mut self, capabilities: u32) {

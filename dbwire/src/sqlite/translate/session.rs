@@ -13,7 +13,6 @@ use super::lexer::{keyword, StatementTokens};
 use super::names::{last_part, quote_ident};
 use super::{SessionValue, SqlKind, Statement};
 
-const CHARSET_REASON: &str = "the connection character set is always utf8mb4";
 const VARIABLE_REASON: &str =
     "session variables (sql_mode, time_zone, ...) do not change how SQLite runs statements";
 const LOCK_REASON: &str = "SQLite locks the database for each transaction";
@@ -62,9 +61,13 @@ pub(crate) fn from_tokens(tokens: &StatementTokens<'_>) -> Option<Statement> {
         });
     }
     if tokens.starts_with(&["SET", "CHARACTER", "SET"]) || tokens.starts_with(&["SET", "CHARSET"]) {
-        return Some(Statement::Ignored {
-            reason: CHARSET_REASON,
-        });
+        let charset = tokens
+            .significant()
+            .last()
+            .map_or_else(String::new, |token| {
+                super::lexer::word(token).map_or_else(|| token.to_string(), str::to_owned)
+            });
+        return Some(Statement::SetNames(charset));
     }
     if tokens.starts_with(&["ALTER", "TABLE"]) && only_table_options(&tokens.significant()[2..]) {
         return Some(Statement::Ignored {
@@ -240,11 +243,10 @@ fn translate_set(set: Set) -> Result<Statement, TranslateError> {
                 .any(|a| a.scope == Some(ContextModifier::Global));
             assignments.into_iter().map(|a| (a.name, a.value)).collect()
         }
-        Set::SetNames { .. } | Set::SetNamesDefault {} => {
-            return Ok(Statement::Ignored {
-                reason: CHARSET_REASON,
-            });
+        Set::SetNames { charset_name, .. } => {
+            return Ok(Statement::SetNames(charset_name.value));
         }
+        Set::SetNamesDefault {} => return Ok(Statement::SetNames("utf8mb4".to_owned())),
         Set::SetTransaction { .. } => {
             return Ok(Statement::Ignored {
                 reason: "SQLite transactions are always serializable",
@@ -397,7 +399,6 @@ mod tests {
             "ALTER TABLE `db`.`t` ENGINE=InnoDB",
             "ALTER TABLE t DEFAULT CHARACTER SET utf8mb4",
             "/*!40000 ALTER TABLE `t` DISABLE KEYS */",
-            "SET CHARACTER SET utf8",
         ] {
             assert!(matches!(one(sql), Statement::Ignored { .. }), "{sql}");
         }
@@ -450,14 +451,18 @@ mod tests {
             one("SET @@session.autocommit = ON"),
             Statement::SetAutocommit(true)
         );
-        assert!(matches!(
+        assert_eq!(
             one("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci"),
-            Statement::Ignored { .. }
-        ));
-        assert!(matches!(
-            one("set names 'utf8mb4' collate 'utf8mb4_unicode_ci'"),
-            Statement::Ignored { .. }
-        ));
+            Statement::SetNames("utf8mb4".into())
+        );
+        assert_eq!(
+            one("set names 'latin1' collate 'latin1_swedish_ci'"),
+            Statement::SetNames("latin1".into())
+        );
+        assert_eq!(
+            one("SET CHARACTER SET big5"),
+            Statement::SetNames("big5".into())
+        );
         assert_eq!(
             one("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION', @@local.wait_timeout = 5"),
             Statement::SetSession(vec![
