@@ -53,14 +53,7 @@ pub fn read_params(body: &[u8], bound: &mut BoundParams) -> Result<Vec<Value>, W
         return Ok(Vec::new());
     }
     let null_bitmap = reader.bytes(count.div_ceil(8))?;
-    if reader.u8()? == 1 {
-        bound.types = (0..count)
-            .map(|_| read_type(&mut reader))
-            .collect::<Result<_, _>>()?;
-    }
-    if bound.types.len() != count {
-        return Err(WireError::InvalidValue("parameter types (never sent)"));
-    }
+    read_bound_types(&mut reader, bound)?;
     let mut values = Vec::with_capacity(count);
     for (index, param_type) in bound.types.iter().enumerate() {
         let value = if let Some(data) = bound.long_data[index].take() {
@@ -102,14 +95,7 @@ impl ForwardedExecute {
             return Ok(ForwardedExecute { payload });
         }
         payload.extend_from_slice(reader.bytes(count.div_ceil(8))?);
-        if reader.u8()? == 1 {
-            bound.types = (0..count)
-                .map(|_| read_type(&mut reader))
-                .collect::<Result<_, _>>()?;
-        }
-        if bound.types.len() != count {
-            return Err(WireError::InvalidValue("parameter types (never sent)"));
-        }
+        read_bound_types(&mut reader, bound)?;
         payload.put_u8(1);
         for param_type in &bound.types {
             payload.put_u8(param_type.code);
@@ -128,6 +114,24 @@ impl ForwardedExecute {
         self.payload[1..5].copy_from_slice(&id.to_le_bytes());
         &self.payload
     }
+}
+
+/// Reads the "new parameters bound" flag and, when set, the types that follow it into
+/// `bound`; fails when the statement's types were never sent.
+fn read_bound_types(
+    reader: &mut PayloadReader<'_>,
+    bound: &mut BoundParams,
+) -> Result<(), WireError> {
+    let count = bound.long_data.len();
+    if reader.u8()? == 1 {
+        bound.types = (0..count)
+            .map(|_| read_type(reader))
+            .collect::<Result<_, _>>()?;
+    }
+    if bound.types.len() != count {
+        return Err(WireError::InvalidValue("parameter types (never sent)"));
+    }
+    Ok(())
 }
 
 fn read_type(reader: &mut PayloadReader<'_>) -> Result<ParamType, WireError> {
