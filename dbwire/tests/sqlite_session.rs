@@ -727,3 +727,15 @@ fn casts_warn_as_mysql_does() {
         [["1"]]
     );
 }
+
+#[test]
+fn unknown_system_variables_are_refused() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session("shop");
+    let refused = error(&mut session, "SET SESSION no_such_variable = 1");
+    assert_eq!(refused.code, 1193);
+    assert_eq!(
+        refused.message,
+        "Unknown system variable 'no_such_variable'"
+    );
+}

@@ -25,7 +25,7 @@ use crate::sqlite::errors::{self, codes, ErrorScope};
 use crate::sqlite::functions::{Identity, SessionContext, KILLED_CONNECTION, KILLED_QUERY};
 use crate::sqlite::schema::{self, alter, fulltext, show};
 use crate::sqlite::translate::{self, AlterOp, SessionValue, Show, SqlKind, Statement, Step};
-use crate::sqlite::variables::VariableValue;
+use crate::sqlite::variables::{self, VariableValue};
 
 /// A client session on the SQLite backend.
 pub struct SqliteSession {
@@ -169,6 +169,17 @@ impl SqliteSession {
             Statement::Begin => self.begin(),
             Statement::SetNames(name) => self.set_names(name),
             Statement::SetSession(values) => {
+                // Only variables the server has (which also bounds what a client can store).
+                if let Some((unknown, _)) = values
+                    .iter()
+                    .find(|(name, _)| variables::lookup(name, self.context.facts()).is_none())
+                {
+                    return Err(DbError::new(
+                        1193,
+                        "HY000",
+                        format!("Unknown system variable '{unknown}'"),
+                    ));
+                }
                 for (name, value) in values {
                     let value = value.as_ref().map(|value| match value {
                         SessionValue::Text(text) => VariableValue::Text(text.clone()),
