@@ -47,6 +47,7 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         "HEX(blob) is a VARCHAR, not a MEDIUMBLOB",
     ),
     ("warnings", Aspect::Metadata, EXPRESSION_METADATA),
+    ("kill_query", Aspect::Metadata, EXPRESSION_METADATA),
     (
         "multi_statements_mysqli",
         Aspect::Metadata,

@@ -139,6 +139,10 @@ pub mod markers {
 pub mod errors {
     /// ER_CON_COUNT_ERROR.
     pub const TOO_MANY_CONNECTIONS: u16 = 1040;
+    /// ER_NO_SUCH_THREAD: `KILL` of a thread no session has.
+    pub const UNKNOWN_THREAD: u16 = 1094;
+    /// ER_CONNECTION_KILLED.
+    pub const CONNECTION_KILLED: u16 = 1927;
     /// ER_HANDSHAKE_ERROR.
     pub const HANDSHAKE_ERROR: u16 = 1043;
     /// ER_ACCESS_DENIED_ERROR.

@@ -60,6 +60,11 @@ impl BackendConnection {
         })
     }
 
+    /// The backend's thread id for this connection (what its `KILL` takes).
+    pub fn thread_id(&self) -> u32 {
+        self.connection.connection_id()
+    }
+
     /// The server's version exactly as it announced it.
     pub fn announced_version(&self) -> &str {
         self.connection.announced_version()

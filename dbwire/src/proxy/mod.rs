@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod config;
 mod connection;
 mod explain;
+mod kill;
 pub mod pool;
 mod session;
 pub mod stats;
@@ -43,6 +44,8 @@ struct Shared {
     /// Schemas a login has named that the primary accepted, so later logins naming them
     /// need no check.
     known_schemas: Mutex<HashSet<String>>,
+    /// Client sessions by thread id, for `KILL`.
+    sessions: kill::Sessions,
     /// Collation ids clients named in their handshake: (character set, collation) as the
     /// primary knows them, or `None` when it does not.
     collations: Mutex<HashMap<u8, Option<(String, String)>>>,
@@ -130,6 +133,7 @@ impl ProxyBackend {
                 explainer,
                 known_schemas: Mutex::new(HashSet::new()),
                 collations: Mutex::new(HashMap::new()),
+                sessions: kill::Sessions::default(),
             }),
             users,
             stop,
@@ -198,6 +202,19 @@ impl Backend for ProxyBackend {
 
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<ProxySession, DbError> {
         self.open_client_session(user, database, None)
+    }
+
+    /// The session answers `KILL` of thread `connection_id` (the id the client knows).
+    fn open_connection_session(
+        &self,
+        user: &str,
+        database: Option<&str>,
+        client: Option<IpAddr>,
+        connection_id: u32,
+    ) -> Result<ProxySession, DbError> {
+        let mut session = self.open_client_session(user, database, client)?;
+        session.register(connection_id);
+        Ok(session)
     }
 
     fn open_client_session(

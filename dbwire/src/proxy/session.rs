@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::analysis::{self, Boundary, Digest, Route, SessionVariable, StatementInfo};
 use super::connection::Outcome;
 use super::explain::ExplainJob;
+use super::kill::{self, Kill, SessionHandle};
 use super::pool::{Pool, PooledConnection};
 use super::stats::Execution;
 use super::Shared;
@@ -71,6 +72,10 @@ pub struct ProxySession {
     behaviour: u32,
     /// The client has multi-statement queries on; backend connections are set the same way.
     multi_statements: bool,
+    /// The thread id the client knows (0 for a session no connection opened), and what a
+    /// `KILL` from another session sees of this one.
+    thread_id: u32,
+    handle: Arc<SessionHandle>,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -98,8 +103,48 @@ impl ProxySession {
             last_write: None,
             behaviour: 0,
             multi_statements: true,
+            thread_id: 0,
+            handle: Arc::default(),
             prepared: HashMap::new(),
         }
+    }
+
+    /// Makes the session the one `KILL thread_id` names.
+    pub(super) fn register(&mut self, thread_id: u32) {
+        self.thread_id = thread_id;
+        self.handle = self.shared.sessions.register(thread_id);
+    }
+
+    /// `KILL [QUERY] id`: marks the session killed (unless only its query is) and kills the
+    /// statement it runs on its backend connection. ERROR 1094 for a thread no session has;
+    /// killing one's own connection is ERROR 1927, as in MySQL.
+    fn kill(&mut self, kill: Kill) -> Result<QueryResult, DbError> {
+        let unknown = || {
+            DbError::new(
+                errors::UNKNOWN_THREAD,
+                "HY000",
+                format!("Unknown thread id: {}", kill.id),
+            )
+        };
+        let id = u32::try_from(kill.id).map_err(|_| unknown())?;
+        let target = self.shared.sessions.get(id).ok_or_else(unknown)?;
+        if let Some((pool, backend_id)) = target.running() {
+            let mut connection = pool.acquire_for(self.behaviour)?;
+            // The statement may end by itself meanwhile: its backend then answers 1094.
+            let _ = connection.query(&format!("KILL QUERY {backend_id}"));
+        }
+        if kill.query_only {
+            return Ok(QueryResult::ok(0));
+        }
+        target.kill();
+        if id == self.thread_id {
+            return Err(DbError::new(
+                errors::CONNECTION_KILLED,
+                "70100",
+                "Connection was killed",
+            ));
+        }
+        Ok(QueryResult::ok(0))
     }
 
     /// The digest and analysis of a prepared statement's `sql`, made at its first use.
@@ -215,7 +260,12 @@ impl ProxySession {
             let mut connection = self.connection(self.target(info))?;
             let hostgroup = connection.pool().role().hostgroup();
             let started = Instant::now();
+            self.handle.set_running(Some((
+                Arc::clone(connection.pool()),
+                connection.thread_id(),
+            )));
             let outcome = operation(&mut connection);
+            self.handle.set_running(None);
             let elapsed = started.elapsed();
             let result = match outcome {
                 Ok(result) => result,
@@ -435,6 +485,9 @@ fn lost(error: &ClientError) -> DbError {
 
 impl Session for ProxySession {
     fn query(&mut self, sql: &str) -> Vec<Result<QueryResult, DbError>> {
+        if let Some(kill) = kill::parse(sql) {
+            return vec![self.kill(kill)];
+        }
         let (digest, info) = analysis::inspect(sql);
         if only_sets_session_variables(sql, &info) {
             return vec![self.set_session_variables(&info)];
@@ -520,6 +573,10 @@ impl Session for ProxySession {
         use crate::protocol::constants::capabilities::{BEHAVIOUR, MULTI_STATEMENTS};
         self.behaviour = capabilities & BEHAVIOUR;
         self.multi_statements = capabilities & MULTI_STATEMENTS != 0;
+    }
+
+    fn killed(&self) -> bool {
+        self.handle.is_killed()
     }
 
     fn client_collation(&mut self, collation: u8) {
@@ -631,7 +688,7 @@ impl Relay for ProxySession {
         // Analysis reads text; the statement goes on as the client's bytes.
         let sql = String::from_utf8_lossy(raw);
         let (digest, info) = analysis::inspect(&sql);
-        if only_sets_session_variables(&sql, &info) {
+        if only_sets_session_variables(&sql, &info) || kill::parse(&sql).is_some() {
             return None;
         }
         Some(self.relay_command(
@@ -667,6 +724,11 @@ impl Drop for ProxySession {
     fn drop(&mut self) {
         if let Some(mut connection) = self.pinned.take() {
             connection.mark_needs_reset();
+        }
+        if self.thread_id != 0 {
+            // The handle goes first, so that forgetting sees it gone.
+            self.handle = Arc::default();
+            self.shared.sessions.forget(self.thread_id);
         }
     }
 }

@@ -62,6 +62,10 @@ fn register_session(conn: &Connection, context: &Arc<SessionContext>) -> rusqlit
         system_variable(ctx, &session)
     })?;
     let session = Arc::clone(context);
+    define(conn, "sleep", 1, Volatile, move |ctx| {
+        sleep(number_arg(ctx, 0), &session)
+    })?;
+    let session = Arc::clone(context);
     define(conn, "mysql_integer", 1, Volatile, move |ctx| {
         Ok(cast_integer(ctx.get_raw(0), &session))
     })?;
@@ -140,6 +144,27 @@ fn column_type(ctx: &Context<'_>) -> MysqlType {
 }
 
 /// `sysvar(name)`, which the translator emits for `@@name`.
+/// `SLEEP(seconds)`: 0 after sleeping; a `KILL QUERY` or `max_statement_time` ends it early,
+/// and the statement fails as an interrupted one (ERROR 1317 / 1969).
+fn sleep(seconds: Option<f64>, session: &SessionContext) -> rusqlite::Result<i64> {
+    const STEP: Duration = Duration::from_millis(10);
+    let seconds = seconds.unwrap_or(0.0);
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Ok(0);
+    }
+    let until = std::time::Instant::now() + Duration::from_secs_f64(seconds.min(1e6));
+    loop {
+        if session.statement_overdue() {
+            return Err(user_error("interrupted"));
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return Ok(0);
+        }
+        std::thread::sleep(STEP.min(until - now));
+    }
+}
+
 /// `CAST(x AS SIGNED)` as MySQL computes it: a number rounds to the nearest integer; text
 /// gives its leading integer, with warning 1292 when anything else follows (or nothing leads).
 fn cast_integer(value: ValueRef<'_>, session: &SessionContext) -> SqlValue {

@@ -114,6 +114,7 @@ pub const USER_FUNCTIONS: &[&str] = &[
     "row_count",
     "sysvar",
     "mysql_integer",
+    "sleep",
     "uservar",
     "set_uservar",
     "get_lock",
