@@ -48,6 +48,7 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
     ),
     ("warnings", Aspect::Metadata, EXPRESSION_METADATA),
     ("kill_query", Aspect::Metadata, EXPRESSION_METADATA),
+    ("long_data", Aspect::Metadata, EXPRESSION_METADATA),
     (
         "multi_statements_mysqli",
         Aspect::Metadata,
@@ -70,6 +71,13 @@ const SQLITE_DIFFERENCES: &[(&str, Aspect, &str)] = &[
         "call_procedure",
         Aspect::Answer,
         "SQLite has no stored procedures",
+    ),
+    (
+        "strict_mode",
+        Aspect::Answer,
+        "strict mode is not enforced: a value too long for its \
+        VARCHAR (1406), out of range (1264), not a number (1366) or not a date (1292) is \
+        stored instead of refused",
     ),
     (
         "casts",
