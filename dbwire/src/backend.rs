@@ -287,30 +287,45 @@ pub trait Backend: Send + Sync + 'static {
         crate::protocol::constants::SERVER_VERSION.to_owned()
     }
 
-    /// Opens the session of protocol connection `connection_id` (the thread id its greeting
-    /// announced) for a client at `client`; backends whose `CONNECTION_ID()` must match it
-    /// override this. By default [`Backend::open_client_session`].
-    fn open_connection_session(
-        &self,
-        user: &str,
-        database: Option<&str>,
-        client: Option<IpAddr>,
-        connection_id: u32,
-    ) -> Result<Self::Session, DbError> {
-        let _ = connection_id;
-        self.open_client_session(user, database, client)
-    }
-
-    /// Opens a session like [`Backend::open_session`] for a client connecting from `client`
-    /// (backends that keep per-client statistics override it).
+    /// Opens the session of a client connection, which `client` describes (its address,
+    /// thread id, capability flags and character set). By default [`Backend::open_session`].
     fn open_client_session(
         &self,
         user: &str,
         database: Option<&str>,
-        client: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> Result<Self::Session, DbError> {
         let _ = client;
         self.open_session(user, database)
+    }
+}
+
+/// What the protocol layer knows of a client when it opens a session for it (at login, and
+/// again after COM_CHANGE_USER or COM_RESET_CONNECTION).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's IP address, when the socket knows it.
+    pub address: Option<IpAddr>,
+    /// The thread id the greeting announced, which `CONNECTION_ID()` and `KILL` use; 0 for a
+    /// session no connection opened.
+    pub connection_id: u32,
+    /// The capability flags both sides agreed on (`protocol::constants::capabilities`);
+    /// sessions honour `CLIENT_FOUND_ROWS`, and a proxy `CLIENT_LOCAL_FILES` and
+    /// `CLIENT_MULTI_STATEMENTS`.
+    pub capabilities: u32,
+    /// The collation (character set) the handshake named.
+    pub collation: u8,
+}
+
+impl Default for ClientInfo {
+    /// No address or thread id, no capability flags, utf8mb4.
+    fn default() -> ClientInfo {
+        ClientInfo {
+            address: None,
+            connection_id: 0,
+            capabilities: 0,
+            collation: crate::protocol::constants::DEFAULT_CHARSET,
+        }
     }
 }
 
@@ -355,20 +370,6 @@ pub trait Session: Send {
     /// carries its own count in [`QueryResult::Ok`]).
     fn warning_count(&self) -> u16 {
         0
-    }
-
-    /// Tells the session the capability flags its client negotiated
-    /// (`protocol::constants::capabilities`), at login and after COM_CHANGE_USER. Sessions
-    /// honour `CLIENT_FOUND_ROWS`: affected rows count the rows an UPDATE matched.
-    fn client_capabilities(&mut self, capabilities: u32) {
-        let _ = capabilities;
-    }
-
-    /// Tells the session the collation (character set) its client named in the handshake
-    /// (`DEFAULT_CHARSET`, utf8mb4_general_ci, for most clients). A proxy applies it to the
-    /// server connections it uses, as `SET NAMES` would.
-    fn client_collation(&mut self, collation: u8) {
-        let _ = collation;
     }
 
     /// Tells the session whether its client has multi-statement queries on (negotiated at

@@ -15,8 +15,8 @@ pub mod server;
 pub mod sqlite;
 
 pub use backend::{
-    AuthResponse, Backend, Column, ColumnType, DbError, PreparedStatement, QueryResult, Session,
-    Value,
+    AuthResponse, Backend, ClientInfo, Column, ColumnType, DbError, PreparedStatement, QueryResult,
+    Session, Value,
 };
 
 /// Password checks for [`Backend::authenticate`] implementations.

@@ -609,7 +609,14 @@ fn client_found_rows_counts_matched_rows() {
     );
     let unchanged = "UPDATE items SET qty = qty";
     assert_eq!(affected(&run(&mut session, unchanged)), 0);
-    session.client_capabilities(dbwire::protocol::constants::capabilities::FOUND_ROWS);
+    let client = dbwire::ClientInfo {
+        capabilities: dbwire::protocol::constants::capabilities::FOUND_ROWS,
+        ..dbwire::ClientInfo::default()
+    };
+    let mut session = fixture
+        .backend
+        .open_client_session("root", Some("shop"), &client)
+        .unwrap();
     assert_eq!(affected(&run(&mut session, unchanged)), 2);
     let upsert = "INSERT INTO items (name, qty) VALUES ('a', 1) ON DUPLICATE KEY UPDATE qty = 1";
     assert_eq!(affected(&run(&mut session, upsert)), 1);

@@ -19,7 +19,6 @@ pub mod stats;
 pub mod upstreams;
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -32,8 +31,9 @@ pub use upstreams::ReplicaSnapshot;
 
 use self::explain::Explainer;
 use self::upstreams::Upstreams;
-use crate::backend::{AuthResponse, Backend, DbError, QueryResult, Value};
+use crate::backend::{AuthResponse, Backend, ClientInfo, DbError, QueryResult, Value};
 use crate::protocol::auth;
+use crate::protocol::constants::capabilities;
 
 /// What every session of one proxy shares.
 #[derive(Debug)]
@@ -200,28 +200,22 @@ impl Backend for ProxyBackend {
             .any(|(name, password)| name == user && auth::password_matches(&response, password))
     }
 
+    /// A session with no client connection: multi-statements on, utf8mb4, no thread id.
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<ProxySession, DbError> {
-        self.open_client_session(user, database, None)
+        let client = ClientInfo {
+            capabilities: capabilities::MULTI_STATEMENTS,
+            ..ClientInfo::default()
+        };
+        self.open_client_session(user, database, &client)
     }
 
-    /// The session answers `KILL` of thread `connection_id` (the id the client knows).
-    fn open_connection_session(
-        &self,
-        user: &str,
-        database: Option<&str>,
-        client: Option<IpAddr>,
-        connection_id: u32,
-    ) -> Result<ProxySession, DbError> {
-        let mut session = self.open_client_session(user, database, client)?;
-        session.register(connection_id);
-        Ok(session)
-    }
-
+    /// The session follows the client's behaviour flags, multi-statement option and character
+    /// set on its backend connections, and answers `KILL` of its thread id.
     fn open_client_session(
         &self,
         user: &str,
         database: Option<&str>,
-        client: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> Result<ProxySession, DbError> {
         let default = self.shared.upstreams.primary().default_database();
         if let Some(database) = database.filter(|&named| Some(named) != default) {

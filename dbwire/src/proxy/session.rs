@@ -4,7 +4,6 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +15,11 @@ use super::pool::{Pool, PooledConnection};
 use super::stats::Execution;
 use super::Shared;
 use crate::backend::{
-    Column, DbError, ForwardedExecute, PreparedStatement, QueryResult, Relay, ReplySink, Session,
-    Value,
+    ClientInfo, Column, DbError, ForwardedExecute, PreparedStatement, QueryResult, Relay,
+    ReplySink, Session, Value,
 };
 use crate::client::{ClientError, Relayed};
-use crate::protocol::constants::{errors, status};
+use crate::protocol::constants::{capabilities, errors, status};
 use crate::protocol::multi_statement::has_multiple_statements;
 
 /// State a session holds on its backend connection, which pins the connection to it.
@@ -89,30 +88,32 @@ impl ProxySession {
         shared: Arc<Shared>,
         user: &str,
         schema: Option<String>,
-        client: Option<IpAddr>,
+        client: &ClientInfo,
     ) -> ProxySession {
+        let handle = if client.connection_id == 0 {
+            Arc::default()
+        } else {
+            shared.sessions.register(client.connection_id)
+        };
+        let variables = client_names(&shared, client.collation)
+            .into_iter()
+            .collect();
         ProxySession {
-            shared,
             user: user.to_owned(),
-            client_address: client.map_or_else(String::new, |ip| ip.to_string()),
+            client_address: client.address.map_or_else(String::new, |ip| ip.to_string()),
             schema,
-            variables: Vec::new(),
+            variables,
             pinned: None,
             pins: Pins::default(),
             status_flags: status::AUTOCOMMIT,
             last_write: None,
-            behaviour: 0,
-            multi_statements: true,
-            thread_id: 0,
-            handle: Arc::default(),
+            behaviour: client.capabilities & capabilities::BEHAVIOUR,
+            multi_statements: client.capabilities & capabilities::MULTI_STATEMENTS != 0,
+            thread_id: client.connection_id,
+            handle,
             prepared: HashMap::new(),
+            shared,
         }
-    }
-
-    /// Makes the session the one `KILL thread_id` names.
-    pub(super) fn register(&mut self, thread_id: u32) {
-        self.thread_id = thread_id;
-        self.handle = self.shared.sessions.register(thread_id);
     }
 
     /// `KILL [QUERY] id`: marks the session killed (unless only its query is) and kills the
@@ -405,6 +406,20 @@ impl ProxySession {
     }
 }
 
+/// The `SET NAMES` that gives backend connections the character set a client's handshake
+/// named; none for utf8mb4 (theirs already) or a collation the primary does not know (MariaDB
+/// then falls back to its default too).
+fn client_names(shared: &Shared, collation: u8) -> Option<SessionVariable> {
+    if collation == crate::protocol::constants::DEFAULT_CHARSET {
+        return None;
+    }
+    let (charset, collation) = shared.collation(collation)?;
+    Some(SessionVariable {
+        name: "names".to_owned(),
+        sql: format!("SET NAMES {charset} COLLATE {collation}"),
+    })
+}
+
 /// True for a single `SET` of session variables and nothing else (`SET NAMES utf8mb4`,
 /// `SET SESSION sql_mode = ...`): the proxy records it and replays it on every backend
 /// connection the session uses.
@@ -569,28 +584,8 @@ impl Session for ProxySession {
         Some(self)
     }
 
-    fn client_capabilities(&mut self, capabilities: u32) {
-        use crate::protocol::constants::capabilities::{BEHAVIOUR, MULTI_STATEMENTS};
-        self.behaviour = capabilities & BEHAVIOUR;
-        self.multi_statements = capabilities & MULTI_STATEMENTS != 0;
-    }
-
     fn killed(&self) -> bool {
         self.handle.is_killed()
-    }
-
-    fn client_collation(&mut self, collation: u8) {
-        if collation == crate::protocol::constants::DEFAULT_CHARSET {
-            return;
-        }
-        // MariaDB falls back to its default for a collation it does not know; so does this.
-        if let Some((charset, collation)) = self.shared.collation(collation) {
-            self.variables.retain(|known| known.name != "names");
-            self.variables.push(SessionVariable {
-                name: "names".to_owned(),
-                sql: format!("SET NAMES {charset} COLLATE {collation}"),
-            });
-        }
     }
 
     fn set_multi_statements(&mut self, enabled: bool) {

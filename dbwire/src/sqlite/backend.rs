@@ -22,7 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
-use crate::backend::{AuthResponse, Backend, DbError};
+use crate::backend::{AuthResponse, Backend, ClientInfo, DbError};
 use crate::protocol::auth::password_matches;
 use crate::sqlite::errors;
 use crate::sqlite::functions::{self, NamedLocks, SessionContext};
@@ -182,26 +182,19 @@ impl Backend for SqliteBackend {
     }
 
     fn open_session(&self, user: &str, database: Option<&str>) -> Result<SqliteSession, DbError> {
-        log::debug!("opening a SQLite session for {user}");
-        let id = self.shared.next_session_id();
-        SqliteSession::open(Arc::clone(&self.shared), user, database, id)
+        self.open_client_session(user, database, &ClientInfo::default())
     }
 
-    /// The session takes the protocol connection's id, so that `CONNECTION_ID()`, the
-    /// greeting's thread id and `KILL` agree.
-    fn open_connection_session(
+    /// The session takes the client's thread id, so that `CONNECTION_ID()`, the greeting and
+    /// `KILL` agree; its flags and character set as the handshake named them.
+    fn open_client_session(
         &self,
         user: &str,
         database: Option<&str>,
-        _client: Option<std::net::IpAddr>,
-        connection_id: u32,
+        client: &ClientInfo,
     ) -> Result<SqliteSession, DbError> {
-        SqliteSession::open(
-            Arc::clone(&self.shared),
-            user,
-            database,
-            u64::from(connection_id),
-        )
+        log::debug!("opening a SQLite session for {user}");
+        SqliteSession::open(Arc::clone(&self.shared), user, database, client)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use super::login::{admit, client_ip, Credentials};
+use super::login::{admit, Credentials};
 use super::{malformed, utf8, ClientSink, Connection, ConnectionError};
 use crate::backend::{Backend, DbError, QueryResult, Session, Value};
 use crate::protocol::constants::{capabilities, errors};
@@ -22,7 +22,7 @@ impl<B: Backend> Connection<'_, B> {
             let mut sink = ClientSink {
                 io: &mut self.io,
                 scratch: &mut self.scratch,
-                deprecate_eof: self.capabilities & capabilities::DEPRECATE_EOF != 0,
+                deprecate_eof: self.client.capabilities & capabilities::DEPRECATE_EOF != 0,
             };
             if let Some(relayed) = relay.relay_query(sql, &mut sink) {
                 return relayed;
@@ -110,18 +110,17 @@ impl<B: Backend> Connection<'_, B> {
     /// statements, multi-statements as negotiated at login.
     pub(super) fn reset_connection(&mut self) -> io::Result<()> {
         let database = self.current_database();
-        match self.shared.backend.open_connection_session(
-            &self.user,
-            database.as_deref(),
-            client_ip(&self.io),
-            self.connection_id,
-        ) {
-            Ok(mut session) => {
-                session.client_capabilities(self.capabilities);
+        match self
+            .shared
+            .backend
+            .open_client_session(&self.user, database.as_deref(), &self.client)
+        {
+            Ok(session) => {
                 self.session = session;
                 self.database = database;
                 self.statements.clear();
-                self.multi_statements = self.capabilities & capabilities::MULTI_STATEMENTS != 0;
+                self.multi_statements =
+                    self.client.capabilities & capabilities::MULTI_STATEMENTS != 0;
                 self.send_ok(&QueryResult::ok(0), false)
             }
             Err(error) => self.send_err(&error),
@@ -132,7 +131,7 @@ impl<B: Backend> Connection<'_, B> {
     /// the greeting's nonce, then a fresh session as after COM_RESET_CONNECTION. A failed
     /// login ends the connection, as it would at connect time.
     pub(super) fn change_user(&mut self, body: &[u8]) -> Result<(), ConnectionError> {
-        let request = match ChangeUser::parse(body, self.capabilities) {
+        let request = match ChangeUser::parse(body, self.client.capabilities) {
             Ok(request) => request,
             Err(error) => return Ok(self.send_err(&malformed(error))?),
         };
@@ -145,14 +144,14 @@ impl<B: Backend> Connection<'_, B> {
         self.session = admit(
             &mut self.io,
             self.shared,
-            (self.capabilities, self.connection_id),
+            &self.client,
             &credentials,
             &self.nonce,
         )?;
         self.user = request.user;
         self.database = request.database;
         self.statements.clear();
-        self.multi_statements = self.capabilities & capabilities::MULTI_STATEMENTS != 0;
+        self.multi_statements = self.client.capabilities & capabilities::MULTI_STATEMENTS != 0;
         Ok(self.send_ok(&QueryResult::ok(0), false)?)
     }
 

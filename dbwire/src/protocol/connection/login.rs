@@ -11,7 +11,7 @@ use std::io;
 use std::net::IpAddr;
 
 use super::{answer_packet_error, session_status, ConnectionError, Shared};
-use crate::backend::{Backend, DbError, Session};
+use crate::backend::{Backend, ClientInfo, DbError, Session};
 use crate::protocol::auth::{generate_nonce, AuthPlugin, Nonce};
 use crate::protocol::constants::{capabilities, errors, markers, status, DEFAULT_CHARSET};
 use crate::protocol::handshake::{encode_auth_switch, Greeting, HandshakeResponse};
@@ -27,8 +27,9 @@ pub(super) struct LoggedIn<S> {
     pub user: String,
     /// The database named in the handshake.
     pub database: Option<String>,
-    /// Capabilities both sides support.
-    pub capabilities: u32,
+    /// The client as its sessions see it: address, thread id, capabilities both sides
+    /// support, character set.
+    pub client: ClientInfo,
     /// The greeting's nonce, which COM_CHANGE_USER scrambles against too.
     pub nonce: Nonce,
 }
@@ -68,30 +69,28 @@ pub(super) fn login<B: Backend>(
         response.capabilities,
         response.attributes
     );
-    let capabilities = response.capabilities & capabilities::SERVER;
+    let client = ClientInfo {
+        address: client_ip(io),
+        connection_id,
+        capabilities: response.capabilities & capabilities::SERVER,
+        collation: response.charset,
+    };
     let credentials = Credentials {
         user: &response.user,
         database: response.database.as_deref(),
         auth_plugin: response.auth_plugin.as_deref(),
         auth_response: &response.auth_response,
     };
-    let mut session = admit(
-        io,
-        shared,
-        (capabilities, connection_id),
-        &credentials,
-        &nonce,
-    )?;
-    session.client_collation(response.charset);
+    let session = admit(io, shared, &client, &credentials, &nonce)?;
     send_welcome(io, &session)?;
-    if capabilities & capabilities::COMPRESS != 0 {
+    if client.capabilities & capabilities::COMPRESS != 0 {
         io.enable_compression();
     }
     Ok(LoggedIn {
         session,
         user: response.user,
         database: response.database,
-        capabilities,
+        client,
         nonce,
     })
 }
@@ -102,22 +101,18 @@ pub(super) fn login<B: Backend>(
 pub(super) fn admit<B: Backend>(
     io: &mut Io,
     shared: &Shared<B>,
-    (capabilities, connection_id): (u32, u32),
+    client: &ClientInfo,
     credentials: &Credentials<'_>,
     nonce: &Nonce,
 ) -> Result<B::Session, ConnectionError> {
-    let (plugin, auth_response) = negotiate_plugin(io, shared, capabilities, credentials, nonce)?;
+    let (plugin, auth_response) =
+        negotiate_plugin(io, shared, client.capabilities, credentials, nonce)?;
     authenticate(io, shared, credentials.user, plugin, &auth_response, nonce)?;
-    match shared.backend.open_connection_session(
-        credentials.user,
-        credentials.database,
-        client_ip(io),
-        connection_id,
-    ) {
-        Ok(mut session) => {
-            session.client_capabilities(capabilities);
-            Ok(session)
-        }
+    match shared
+        .backend
+        .open_client_session(credentials.user, credentials.database, client)
+    {
+        Ok(session) => Ok(session),
         Err(error) => {
             send_error(io, &error)?;
             Err(ConnectionError::Session(error))

@@ -28,7 +28,9 @@ use super::response::{encode_eof, encode_err, OkPacket};
 use super::resultset::{
     encode_binary_row, encode_column_count, encode_column_definition, encode_text_row,
 };
-use crate::backend::{charsets, Backend, Column, DbError, QueryResult, ReplySink, Session, Value};
+use crate::backend::{
+    charsets, Backend, ClientInfo, Column, DbError, QueryResult, ReplySink, Session, Value,
+};
 use crate::server::{ServerConfig, ServerStats};
 
 /// How long a refused client gets to read our last packet before the socket closes.
@@ -82,11 +84,11 @@ struct Connection<'s, B: Backend> {
     user: String,
     /// The database selected at login or by COM_INIT_DB, for COM_RESET_CONNECTION.
     database: Option<String>,
-    capabilities: u32,
+    /// The client as every session of the connection sees it (thread id, capabilities,
+    /// character set).
+    client: ClientInfo,
     /// The greeting's nonce, for COM_CHANGE_USER.
     nonce: Nonce,
-    /// The thread id the greeting announced; every session of the connection takes it.
-    connection_id: u32,
     multi_statements: bool,
     statements: StatementRegistry,
     /// Reused buffer for the payload under construction.
@@ -118,10 +120,9 @@ pub(crate) fn serve_connection<B: Backend>(
         session: logged_in.session,
         user: logged_in.user,
         database: logged_in.database,
-        multi_statements: logged_in.capabilities & capabilities::MULTI_STATEMENTS != 0,
-        capabilities: logged_in.capabilities,
+        multi_statements: logged_in.client.capabilities & capabilities::MULTI_STATEMENTS != 0,
+        client: logged_in.client,
         nonce: logged_in.nonce,
-        connection_id,
         statements: StatementRegistry::new(),
         scratch: Vec::new(),
     };
@@ -262,7 +263,7 @@ impl<B: Backend> Connection<'_, B> {
     }
 
     fn deprecate_eof(&self) -> bool {
-        self.capabilities & capabilities::DEPRECATE_EOF != 0
+        self.client.capabilities & capabilities::DEPRECATE_EOF != 0
     }
 
     /// Status flags from the session, plus MORE_RESULTS_EXISTS when `more` follow.

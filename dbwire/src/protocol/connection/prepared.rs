@@ -77,7 +77,7 @@ impl<B: Backend> Connection<'_, B> {
             let mut sink = ClientSink {
                 io: &mut self.io,
                 scratch: &mut self.scratch,
-                deprecate_eof: self.capabilities & capabilities::DEPRECATE_EOF != 0,
+                deprecate_eof: self.client.capabilities & capabilities::DEPRECATE_EOF != 0,
             };
             return match ForwardedExecute::new(body, &mut entry.bound) {
                 Ok(mut execute) => relay.relay_execute(&entry.sql, &mut execute, &mut sink),

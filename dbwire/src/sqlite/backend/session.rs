@@ -19,8 +19,9 @@ use rusqlite::Connection;
 
 use super::changes::{ChangeTracker, StatementChanges};
 use super::{results, Shared};
-use crate::backend::{Column, DbError, PreparedStatement, QueryResult, Session, Value};
+use crate::backend::{ClientInfo, Column, DbError, PreparedStatement, QueryResult, Session, Value};
 use crate::protocol::charset::Charset;
+use crate::protocol::constants::capabilities;
 use crate::sqlite::errors::{self, codes, ErrorScope};
 use crate::sqlite::functions::{Identity, SessionContext, KILLED_CONNECTION, KILLED_QUERY};
 use crate::sqlite::schema::{self, alter, fulltext, show};
@@ -68,14 +69,20 @@ struct Tally {
 }
 
 impl SqliteSession {
-    /// Opens a session for `user` with `database` selected (created first if allowed),
-    /// known to `CONNECTION_ID()` and `KILL` as `connection_id`.
+    /// Opens a session for `user` with `database` selected (created first if allowed), for
+    /// `client`: known to `CONNECTION_ID()` and `KILL` by the client's thread id (a new number
+    /// without one), counting found rows under `CLIENT_FOUND_ROWS`, in the handshake's
+    /// character set.
     pub(super) fn open(
         shared: Arc<Shared>,
         user: &str,
         database: Option<&str>,
-        connection_id: u64,
+        client: &ClientInfo,
     ) -> Result<SqliteSession, DbError> {
+        let connection_id = match client.connection_id {
+            0 => shared.next_session_id(),
+            id => u64::from(id),
+        };
         let identity = Identity {
             user: user.to_owned(),
             connection_id,
@@ -96,10 +103,13 @@ impl SqliteSession {
             context,
             tracker: ChangeTracker::new(),
             autocommit: true,
-            found_rows: false,
+            found_rows: client.capabilities & capabilities::FOUND_ROWS != 0,
             read_only: Cell::new(false),
             charset: None,
         };
+        if let Some(charset) = Charset::of_collation(client.collation) {
+            session.use_charset(Some(charset), charset.name);
+        }
         session.install_hooks()?;
         session.context.set_database(session.database.clone());
         Ok(session)
@@ -797,17 +807,7 @@ impl Session for SqliteSession {
         self.context.connection_killed()
     }
 
-    fn client_collation(&mut self, collation: u8) {
-        if let Some(charset) = Charset::of_collation(collation) {
-            self.use_charset(Some(charset), charset.name);
-        }
-    }
-
     fn connection_charset(&self) -> Option<Charset> {
         self.charset
-    }
-
-    fn client_capabilities(&mut self, capabilities: u32) {
-        self.found_rows = capabilities & crate::protocol::constants::capabilities::FOUND_ROWS != 0;
     }
 }
