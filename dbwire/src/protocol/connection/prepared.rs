@@ -87,7 +87,7 @@ impl<B: Backend> Connection<'_, B> {
         let params = read_params(body, &mut entry.bound);
         entry.bound.clear_long_data();
         let charset = self.session.connection_charset();
-        let outcome = match params {
+        let mut outcome = match params {
             Ok(mut params) => {
                 if let Some(charset) = charset {
                     decode_text_params(&mut params, &entry.bound.types, charset);
@@ -96,9 +96,7 @@ impl<B: Backend> Connection<'_, B> {
             }
             Err(error) => Err(malformed(error)),
         };
-        let mut results = [outcome];
-        self.recode_results(&mut results);
-        let [outcome] = results;
+        self.recode_results(std::slice::from_mut(&mut outcome));
         match outcome {
             Ok(result) => self.send_result(&result, false, true),
             Err(error) => self.send_err(&error),
