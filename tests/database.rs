@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{mysql, Server, ServerOptions};
+use common::{mysql, mysql_error, Server, ServerOptions};
 
 #[test]
 fn php_and_the_mysql_client_share_the_embedded_database() {
@@ -138,18 +138,7 @@ fn the_unix_socket_serves_the_mysql_client_and_php() {
 fn kill_stops_a_running_query_or_a_session() {
     let server = Server::start_default();
     let port = server.db_port();
-    let unknown = Command::new("mysql")
-        .args([
-            "-h127.0.0.1",
-            &format!("-P{port}"),
-            "-uroot",
-            "ephpm",
-            "-e",
-            "KILL 999999",
-        ])
-        .output()
-        .expect("running the mysql client");
-    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    let stderr = mysql_error(port, "KILL 999999");
     assert!(
         stderr.contains("ERROR 1094") && stderr.contains("Unknown thread id: 999999"),
         "{stderr}"

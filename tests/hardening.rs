@@ -11,7 +11,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{redis_cli, send_and_read, tcp_connect, Server, ServerOptions};
+use common::{mysql_error, redis_cli, send_and_read, tcp_connect, Server, ServerOptions};
 
 /// A PHP response far bigger than the socket buffers and the response channel.
 const BIG_PHP: &str = "<?php
@@ -44,23 +44,6 @@ fn hardening_files(docroot: &Path, _db_port: u16) {
         "compressible text\n".repeat(1000),
     )
     .expect("writing small.txt");
-}
-
-/// Runs `sql` with the mysql client and returns its error output (the statement must fail).
-fn mysql_error(port: u16, sql: &str) -> String {
-    let output = std::process::Command::new("mysql")
-        .args([
-            "-h127.0.0.1",
-            &format!("-P{port}"),
-            "-uroot",
-            "ephpm",
-            "-e",
-            sql,
-        ])
-        .output()
-        .expect("running the mysql client");
-    assert!(!output.status.success(), "{sql} succeeded");
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn options() -> ServerOptions {

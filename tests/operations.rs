@@ -5,11 +5,10 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{read_until_close, run_ephpm, Server, ServerOptions};
+use common::{read_until_close, run_ephpm, wrk_clean, Server, ServerOptions};
 
 /// GET `path` on a fresh connection with `Connection: close`; returns the first response's
 /// status, or `None` when the server sent nothing parseable.
@@ -303,15 +302,10 @@ fn unknown_config_keys_are_rejected() {
 #[test]
 fn wrk_smoke_test_has_no_errors() {
     let server = Server::start(ServerOptions::default().cores(2).threads(2));
-    let output = Command::new("wrk")
-        .args(["-t", "2", "-c", "32", "-d", "2s", "--timeout", "5s"])
-        .arg(server.url("/hello.php"))
-        .output()
-        .expect("running wrk (apt-get install wrk)");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{report}");
-    assert!(!report.contains("Socket errors"), "{report}");
-    assert!(!report.contains("Non-2xx"), "{report}");
+    let report = wrk_clean(
+        &["-t", "2", "-c", "32", "-d", "2s", "--timeout", "5s"],
+        &server.url("/hello.php"),
+    );
     let requests: u64 = report
         .lines()
         .find_map(|line| line.trim().split_once(" requests in "))

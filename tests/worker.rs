@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, ServerOptions};
+use common::{wrk_clean, Server, ServerOptions};
 
 /// A server whose document root is tests/fixtures/worker, with index.php as the worker script.
 fn worker_server(options: ServerOptions) -> Server {
@@ -179,15 +179,10 @@ fn max_requests_recycles_workers_without_losing_requests() {
             .env("EPHPM_PHP__WORKER__WORKERS", "2")
             .env("EPHPM_PHP__WORKER__MAX_REQUESTS", "5"),
     );
-    let output = Command::new("wrk")
-        .args(["-t", "1", "-c", "8", "-d", "2s", "--timeout", "5s"])
-        .arg(server.url("/index.php"))
-        .output()
-        .expect("running wrk (apt-get install wrk)");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{report}");
-    assert!(!report.contains("Socket errors"), "{report}");
-    assert!(!report.contains("Non-2xx"), "{report}");
+    wrk_clean(
+        &["-t", "1", "-c", "8", "-d", "2s", "--timeout", "5s"],
+        &server.url("/index.php"),
+    );
     for _ in 0..20 {
         let count = answer(&server.get("/index.php"))["count"]
             .as_u64()

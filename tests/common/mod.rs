@@ -998,10 +998,10 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
         .to_string()
 }
 
-/// Runs `sql` with the `mysql` client as root on the built-in database `ephpm` at `port`;
-/// the output in batch mode without column names.
-pub fn mysql(port: u16, sql: &str) -> String {
-    let output = Command::new("mysql")
+/// Runs `sql` with the `mysql` client as root on the built-in database `ephpm` at `port`, in
+/// batch mode without column names.
+fn mysql_output(port: u16, sql: &str) -> Output {
+    Command::new("mysql")
         .args([
             "-h127.0.0.1",
             &format!("-P{port}"),
@@ -1011,13 +1011,40 @@ pub fn mysql(port: u16, sql: &str) -> String {
         ])
         .args(["ephpm", "-e", sql])
         .output()
-        .expect("running the mysql client (apt package mariadb-client)");
+        .expect("running the mysql client (apt package mariadb-client)")
+}
+
+/// Runs wrk with `args` against `url` and returns its report, which must show neither socket
+/// errors nor non-2xx answers.
+pub fn wrk_clean(args: &[&str], url: &str) -> String {
+    let output = Command::new("wrk")
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("running wrk (apt-get install wrk)");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+    report
+}
+
+/// [`mysql_output`] of a statement that must succeed: its output.
+pub fn mysql(port: u16, sql: &str) -> String {
+    let output = mysql_output(port, sql);
     assert!(
         output.status.success(),
         "mysql failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// [`mysql_output`] of a statement that must fail: its error output.
+pub fn mysql_error(port: u16, sql: &str) -> String {
+    let output = mysql_output(port, sql);
+    assert!(!output.status.success(), "{sql} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A raw TCP connection to a loopback port, reads timing out after [`RAW_READ_TIMEOUT`].
