@@ -43,6 +43,40 @@ fn acme_server(pebble: &Pebble, ports: [u16; 2], storage: &Path, extra: &[&str])
     )
 }
 
+/// One test's CA: pebble on fresh ports (its HTTP-01 and TLS-ALPN-01 ports are the server's
+/// plain and TLS ports) and a storage directory for the server's account and certificates.
+struct Ca {
+    ports: [u16; 2],
+    pebble: Pebble,
+    storage: tempfile::TempDir,
+}
+
+impl Ca {
+    fn start() -> Ca {
+        let ports = free_ports();
+        Ca {
+            ports,
+            pebble: Pebble::start(ports[0], ports[1]),
+            storage: tempfile::tempdir().expect("a storage directory"),
+        }
+    }
+
+    /// [`acme_server`] on this CA's ports and storage.
+    fn server(&self, extra: &[&str]) -> Server {
+        acme_server(&self.pebble, self.ports, self.storage.path(), extra)
+    }
+
+    /// Waits until `server` logs `line`; fails with both logs.
+    fn wait_for(&self, server: &Server, line: &str) {
+        assert!(
+            server.wait_for_log(line, Duration::from_secs(30)),
+            "no '{line}'\n--- server ---\n{}\n--- pebble ---\n{}",
+            server.log(),
+            self.pebble.log()
+        );
+    }
+}
+
 /// curl to `https://ephpm.test:PORT/path`, trusting pebble's issuing root.
 fn https_get(port: u16, root: &Path, path: &str, extra: &[&str]) -> common::Response {
     let resolve = format!("{DOMAIN}:{port}:127.0.0.1");
@@ -97,17 +131,11 @@ fn assert_private(path: &Path) {
 
 #[test]
 fn http01_certificate_is_issued_served_and_reused_after_a_restart() {
-    let ports = free_ports();
-    let pebble = Pebble::start(ports[0], ports[1]);
-    let storage = tempfile::tempdir().expect("a storage directory");
-    let mut server = acme_server(&pebble, ports, storage.path(), &[]);
-    assert!(
-        server.wait_for_log(ISSUED, Duration::from_secs(30)),
-        "no certificate\n--- server ---\n{}\n--- pebble ---\n{}",
-        server.log(),
-        pebble.log()
-    );
-    let root = pebble.issuing_root();
+    let ca = Ca::start();
+    let (ports, storage) = (ca.ports, &ca.storage);
+    let mut server = ca.server(&[]);
+    ca.wait_for(&server, ISSUED);
+    let root = ca.pebble.issuing_root();
     let h1 = https_get(ports[1], &root, "/server.php", &[]);
     assert_eq!(h1.status, 200);
     assert!(String::from_utf8_lossy(&h1.body).contains("HTTPS=on"));
@@ -123,7 +151,7 @@ fn http01_certificate_is_issued_served_and_reused_after_a_restart() {
     server.stop_with("TERM");
 
     // A restart serves the stored certificate at once and keeps the account.
-    let restarted = acme_server(&pebble, ports, storage.path(), &[]);
+    let restarted = ca.server(&[]);
     assert!(restarted
         .log()
         .contains("ACME: serving the stored certificate"));
@@ -134,44 +162,22 @@ fn http01_certificate_is_issued_served_and_reused_after_a_restart() {
 
 #[test]
 fn tls_alpn01_certificate_is_issued() {
-    let ports = free_ports();
-    let pebble = Pebble::start(ports[0], ports[1]);
-    let storage = tempfile::tempdir().expect("a storage directory");
-    let server = acme_server(
-        &pebble,
-        ports,
-        storage.path(),
-        &["challenge = \"tls-alpn-01\""],
-    );
-    assert!(
-        server.wait_for_log(ISSUED, Duration::from_secs(30)),
-        "no certificate\n--- server ---\n{}\n--- pebble ---\n{}",
-        server.log(),
-        pebble.log()
-    );
+    let ca = Ca::start();
+    let server = ca.server(&["challenge = \"tls-alpn-01\""]);
+    ca.wait_for(&server, ISSUED);
     assert!(!server.log().contains("/.well-known/acme-challenge/"));
-    let root = pebble.issuing_root();
-    assert_eq!(https_get(ports[1], &root, "/hello.php", &[]).status, 200);
+    let root = ca.pebble.issuing_root();
+    assert_eq!(https_get(ca.ports[1], &root, "/hello.php", &[]).status, 200);
 }
 
 #[test]
 fn renewal_swaps_the_certificate_while_a_connection_stays_open() {
-    let ports = free_ports();
-    let pebble = Pebble::start(ports[0], ports[1]);
-    let storage = tempfile::tempdir().expect("a storage directory");
+    let ca = Ca::start();
+    let ports = ca.ports;
     // Every certificate is due for renewal at once; renewals come a check interval apart.
-    let server = acme_server(
-        &pebble,
-        ports,
-        storage.path(),
-        &["renew_before = \"100000d\"", "check_interval = \"2s\""],
-    );
-    assert!(
-        server.wait_for_log(ISSUED, Duration::from_secs(30)),
-        "{}",
-        server.log()
-    );
-    let root = pebble.issuing_root();
+    let server = ca.server(&["renew_before = \"100000d\"", "check_interval = \"2s\""]);
+    ca.wait_for(&server, ISSUED);
+    let root = ca.pebble.issuing_root();
     let first = served_serial(ports[1]);
 
     // A client connects with the first certificate and keeps its connection.
@@ -227,23 +233,12 @@ fn renewal_swaps_the_certificate_while_a_connection_stays_open() {
 
 #[test]
 fn a_refusing_ca_is_logged_and_plain_http_keeps_working() {
-    let ports = free_ports();
-    let pebble = Pebble::start(ports[0], ports[1]);
-    let storage = tempfile::tempdir().expect("a storage directory");
+    let ca = Ca::start();
     // pebble refuses to issue for a name that is not a valid DNS name.
-    let server = acme_server(
-        &pebble,
-        ports,
-        storage.path(),
-        &["domains = [\"bad_name.test\"]"],
-    );
-    assert!(
-        server.wait_for_log(
-            "ACME: obtaining a certificate for bad_name.test from",
-            Duration::from_secs(30)
-        ),
-        "{}",
-        server.log()
+    let server = ca.server(&["domains = [\"bad_name.test\"]"]);
+    ca.wait_for(
+        &server,
+        "ACME: obtaining a certificate for bad_name.test from",
     );
     let log = server.log();
     let line = log
