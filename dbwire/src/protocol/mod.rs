@@ -5,6 +5,7 @@
 //! the packet types; the private `connection` module runs one client's login and command loop
 //! against a [`crate::Session`]. [`crate::server`] accepts the connections.
 
+pub mod async_packet;
 pub mod auth;
 pub mod charset;
 pub mod command;
