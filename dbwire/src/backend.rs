@@ -383,6 +383,35 @@ pub trait Session: Send {
     fn relay(&mut self) -> Option<&mut dyn Relay> {
         None
     }
+
+    /// The session as [`Leasing`] when an executor may relay some of its statements itself,
+    /// without blocking; `None` (the default) when every command takes the blocking path.
+    fn leasing(&mut self) -> Option<&mut dyn Leasing> {
+        None
+    }
+}
+
+/// A relaying session whose statements an executor can relay on its own, non-blocking
+/// sockets: the session picks and aligns the backend connection (only when that needs no
+/// I/O), the executor moves the bytes, the session records the outcome.
+pub trait Leasing {
+    /// COM_QUERY with the client's bytes, when its backend connection is at hand and ready.
+    fn lease_query(&mut self, sql: &[u8]) -> Option<crate::proxy::Lease>;
+
+    /// COM_STMT_EXECUTE of the statement the session prepared for `sql`, when its backend
+    /// connection is at hand, ready and has the statement prepared.
+    fn lease_execute(
+        &mut self,
+        sql: &str,
+        execute: &mut ForwardedExecute,
+    ) -> Option<crate::proxy::Lease>;
+
+    /// Takes a lease back with what happened to it.
+    fn finish(
+        &mut self,
+        lease: crate::proxy::Lease,
+        outcome: crate::proxy::LeaseOutcome,
+    ) -> crate::proxy::Finished;
 }
 
 /// A session that answers commands by passing a server's reply packets on as the server sent

@@ -2,6 +2,7 @@
 
 use std::io::{self, BufReader};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::auth::login;
@@ -39,6 +40,8 @@ pub struct Connection {
     broken: bool,
     /// The payload being relayed, reused between packets.
     relay_buffer: Vec<u8>,
+    /// Alive as long as the connection: what a cache of other handles on its socket checks.
+    token: Arc<()>,
 }
 
 /// What [`Connection::relay`] passed on.
@@ -79,6 +82,7 @@ impl Connection {
             connection_id: greeting.connection_id,
             broken: false,
             relay_buffer: Vec::new(),
+            token: Arc::new(()),
         };
         connection.set_read_timeout(options.read_timeout)?;
         if let Some(database) = &options.database {
@@ -332,6 +336,32 @@ impl Connection {
         self.broken
     }
 
+    /// The socket, for I/O on it outside this type (an executor relaying a reply). Only
+    /// between commands, and only when [`Connection::has_buffered_input`] is false.
+    pub fn socket(&self) -> &TcpStream {
+        self.io.writer()
+    }
+
+    /// True when bytes were received and not read: the socket is not at a command boundary.
+    pub fn has_buffered_input(&self) -> bool {
+        !self.io.reader().buffer().is_empty()
+    }
+
+    /// Tells other handles on this connection's socket (see [`Connection::socket`]) whether
+    /// the connection still exists; this handle dies with it.
+    pub fn liveness(&self) -> Weak<()> {
+        Arc::downgrade(&self.token)
+    }
+
+    /// Records the outcome of a command run on [`Connection::socket`] by someone else: the
+    /// status flags its reply ended with, or that it broke the connection.
+    pub fn record_external(&mut self, outcome: Result<u16, ()>) {
+        match outcome {
+            Ok(status) => self.status = status,
+            Err(()) => self.broken = true,
+        }
+    }
+
     /// Sets the time each later read and write may block; `None` blocks forever. A zero
     /// duration is refused (an I/O error of kind `InvalidInput`).
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
@@ -356,7 +386,8 @@ impl Connection {
         result
     }
 
-    fn deprecate_eof(&self) -> bool {
+    /// True when the server negotiated `DEPRECATE_EOF` (OK packets end result sets).
+    pub fn deprecate_eof(&self) -> bool {
         self.capabilities & capabilities::DEPRECATE_EOF != 0
     }
 

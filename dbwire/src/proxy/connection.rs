@@ -189,6 +189,40 @@ impl BackendConnection {
         Ok(set)
     }
 
+    /// True when the connection needs no round trip to serve a session in `schema` with
+    /// `variables` and multi-statement queries `multi_statements` (see
+    /// [`BackendConnection::align`]).
+    pub fn is_aligned(
+        &self,
+        schema: Option<&str>,
+        variables: &[SessionVariable],
+        multi_statements: bool,
+    ) -> bool {
+        schema.map_or(true, |schema| self.schema.as_deref() == Some(schema))
+            && self.variables == variables
+            && self.multi_statements == multi_statements
+    }
+
+    /// The server's id of `sql` when this connection already prepared it for its schema.
+    pub fn cached_statement(&mut self, sql: &str) -> Option<u32> {
+        let schema = self.schema.as_deref().unwrap_or_default();
+        self.statements
+            .get(schema, sql)
+            .map(|statement| statement.id)
+    }
+
+    /// The client connection underneath, for relaying a command on its socket elsewhere.
+    pub fn client(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Records the outcome of a command relayed on the socket elsewhere: the status flags
+    /// its reply ended with, or that the connection broke.
+    pub fn record_external(&mut self, outcome: Result<u16, ()>) {
+        self.broken |= outcome.is_err();
+        self.connection.record_external(outcome);
+    }
+
     /// Records that a `USE` run through a query changed the connection's schema.
     pub fn assume_schema(&mut self, schema: &str) {
         self.schema = Some(schema.to_owned());

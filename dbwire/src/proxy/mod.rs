@@ -9,10 +9,12 @@
 //! each backend connection they run on.
 
 pub mod analysis;
+mod async_relay;
 pub mod config;
 mod connection;
 mod explain;
 mod kill;
+mod lease;
 pub mod pool;
 mod session;
 pub mod stats;
@@ -23,7 +25,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+pub use async_relay::{relay_lease, RelayReport};
 pub use config::{PoolConfig, ProxyConfig, RoutingConfig, StatsConfig};
+pub use lease::{Finished, Lease, LeaseOutcome};
 pub use pool::PoolSnapshot;
 pub use session::ProxySession;
 pub use stats::{DigestRow, QueryStats, SlowQuery, Totals};

@@ -225,6 +225,21 @@ impl Pool {
         }
     }
 
+    /// Lends an idle connection of the `behaviour` kind within its lifetime, if one is at hand:
+    /// never opens, waits or closes one (for callers that must not block).
+    pub fn try_acquire_for(self: &Arc<Pool>, behaviour: u32) -> Option<PooledConnection> {
+        let behaviour = behaviour & capabilities::BEHAVIOUR;
+        let started = Instant::now();
+        let connection = {
+            let mut state = self.lock_state();
+            let index = state.idle.iter().rposition(|connection| {
+                connection.behaviour() == behaviour && connection.age() < self.config.max_lifetime
+            })?;
+            state.idle.remove(index)
+        };
+        Some(self.lend(connection, started))
+    }
+
     /// Closes idle connections past their idle timeout or lifetime, pings the rest that have
     /// idled for a health-check interval, and opens connections up to `min_connections`.
     pub fn maintain(&self) {

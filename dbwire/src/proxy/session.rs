@@ -18,7 +18,7 @@ use crate::backend::{
     ClientInfo, Column, DbError, ForwardedExecute, PreparedStatement, QueryResult, Relay,
     ReplySink, Session, Value,
 };
-use crate::client::{ClientError, Relayed};
+use crate::client::Relayed;
 use crate::protocol::constants::{capabilities, errors, status};
 use crate::protocol::multi_statement::has_multiple_statements;
 
@@ -48,7 +48,7 @@ impl Pins {
 }
 
 /// Where a statement runs.
-enum Target {
+pub(super) enum Target {
     /// The connection pinned to the session.
     Pinned,
     /// A connection from this pool.
@@ -60,21 +60,21 @@ pub struct ProxySession {
     shared: Arc<Shared>,
     user: String,
     client_address: String,
-    schema: Option<String>,
-    variables: Vec<SessionVariable>,
-    pinned: Option<PooledConnection>,
+    pub(super) schema: Option<String>,
+    pub(super) variables: Vec<SessionVariable>,
+    pub(super) pinned: Option<PooledConnection>,
     pins: Pins,
     status_flags: u16,
     last_write: Option<Instant>,
     /// The behaviour flags the client negotiated (`CLIENT_FOUND_ROWS`, `CLIENT_LOCAL_FILES`):
     /// its statements run on backend connections that negotiated the same.
-    behaviour: u32,
+    pub(super) behaviour: u32,
     /// The client has multi-statement queries on; backend connections are set the same way.
-    multi_statements: bool,
+    pub(super) multi_statements: bool,
     /// The thread id the client knows (0 for a session no connection opened), and what a
     /// `KILL` from another session sees of this one.
     thread_id: u32,
-    handle: Arc<SessionHandle>,
+    pub(super) handle: Arc<SessionHandle>,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -149,7 +149,7 @@ impl ProxySession {
     }
 
     /// The digest and analysis of a prepared statement's `sql`, made at its first use.
-    fn prepared_analysis(&mut self, sql: &str) -> Arc<(Digest, StatementInfo)> {
+    pub(super) fn prepared_analysis(&mut self, sql: &str) -> Arc<(Digest, StatementInfo)> {
         if let Some(analysis) = self.prepared.get(sql) {
             return Arc::clone(analysis);
         }
@@ -164,7 +164,7 @@ impl ProxySession {
     /// Picks the backend for a statement: the pinned connection, a replica for a read
     /// outside transactions (unless the session wrote within the sticky window), else the
     /// primary.
-    fn target(&self, info: &StatementInfo) -> Target {
+    pub(super) fn target(&self, info: &StatementInfo) -> Target {
         if self.pinned.is_some() {
             return Target::Pinned;
         }
@@ -259,7 +259,6 @@ impl ProxySession {
         loop {
             let was_pinned = self.pinned.is_some();
             let mut connection = self.connection(self.target(info))?;
-            let hostgroup = connection.pool().role().hostgroup();
             let started = Instant::now();
             self.handle.set_running(Some((
                 Arc::clone(connection.pool()),
@@ -280,16 +279,30 @@ impl ProxySession {
                 }
             };
             let summary = summarize(&result);
-            self.track(info, &mut connection, summary.failed);
-            self.status_flags = connection.status_flags();
-            // Preparing a write writes nothing: only running one makes reads sticky.
-            if hostgroup == 0 && info.route == Route::Write && summary.command != Command::Prepare {
-                self.last_write = Some(Instant::now());
-            }
-            self.keep_or_release(connection);
-            self.record(sql, (digest, info), hostgroup, elapsed, &summary);
+            self.settle(connection, sql, (digest, info), elapsed, &summary);
             return result;
         }
+    }
+
+    /// After a statement ran on `connection`: tracks its effects, keeps or releases the
+    /// connection and records the digest.
+    pub(super) fn settle(
+        &mut self,
+        mut connection: PooledConnection,
+        sql: &str,
+        (digest, info): (&Digest, &StatementInfo),
+        elapsed: std::time::Duration,
+        summary: &Summary,
+    ) {
+        let hostgroup = connection.pool().role().hostgroup();
+        self.track(info, &mut connection, summary.failed);
+        self.status_flags = connection.status_flags();
+        // Preparing a write writes nothing: only running one makes reads sticky.
+        if hostgroup == 0 && info.route == Route::Write && summary.command != Command::Prepare {
+            self.last_write = Some(Instant::now());
+        }
+        self.keep_or_release(connection);
+        self.record(sql, (digest, info), hostgroup, elapsed, summary);
     }
 
     /// Updates the session's pins from what a statement did.
@@ -340,7 +353,7 @@ impl ProxySession {
     }
 
     /// The pinned connection broke: whatever state it held is gone with it.
-    fn connection_lost(&mut self) {
+    pub(super) fn connection_lost(&mut self) {
         self.pinned = None;
         self.pins = Pins::default();
         self.status_flags = status::AUTOCOMMIT;
@@ -423,7 +436,7 @@ fn client_names(shared: &Shared, collation: u8) -> Option<SessionVariable> {
 /// True for a single `SET` of session variables and nothing else (`SET NAMES utf8mb4`,
 /// `SET SESSION sql_mode = ...`): the proxy records it and replays it on every backend
 /// connection the session uses.
-fn only_sets_session_variables(sql: &str, info: &StatementInfo) -> bool {
+pub(super) fn only_sets_session_variables(sql: &str, info: &StatementInfo) -> bool {
     let mut rest = info.effects.clone();
     rest.variables.clear();
     !info.effects.variables.is_empty()
@@ -437,7 +450,7 @@ fn only_sets_session_variables(sql: &str, info: &StatementInfo) -> bool {
 
 /// The client command a statement came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Command {
+pub(super) enum Command {
     /// COM_QUERY: SQL text.
     Query,
     /// COM_STMT_PREPARE: not an execution, so not counted in the digest table.
@@ -447,15 +460,15 @@ enum Command {
 }
 
 /// What the digest table needs to know about a command's outcome.
-struct Summary {
-    command: Command,
-    rows_affected: u64,
-    rows_sent: u64,
-    failed: bool,
+pub(super) struct Summary {
+    pub(super) command: Command,
+    pub(super) rows_affected: u64,
+    pub(super) rows_sent: u64,
+    pub(super) failed: bool,
 }
 
 impl Summary {
-    fn new(command: Command) -> Summary {
+    pub(super) fn new(command: Command) -> Summary {
         Summary {
             command,
             rows_affected: 0,
@@ -486,7 +499,7 @@ fn add_result(summary: &mut Summary, result: &Result<QueryResult, DbError>) {
 }
 
 /// The ERR a client gets when its backend connection broke mid-statement.
-fn lost(error: &ClientError) -> DbError {
+pub(super) fn lost(error: &dyn std::fmt::Display) -> DbError {
     log::debug!("backend connection lost: {error}");
     DbError::new(
         errors::SERVER_LOST,
@@ -581,6 +594,10 @@ impl Session for ProxySession {
     }
 
     fn relay(&mut self) -> Option<&mut dyn Relay> {
+        Some(self)
+    }
+
+    fn leasing(&mut self) -> Option<&mut dyn crate::backend::Leasing> {
         Some(self)
     }
 
