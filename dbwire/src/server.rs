@@ -282,7 +282,7 @@ fn run_connection<B: Backend>(
     stream: ClientStream,
     peer: String,
     id: u32,
-    shared: &Shared<B>,
+    shared: &Arc<Shared<B>>,
     _slot: ConnectionSlot,
 ) {
     log::debug!("mysql connection {id} from {peer}");

@@ -12,7 +12,7 @@ use crate::protocol::handshake::ChangeUser;
 use crate::protocol::multi_statement::second_statement;
 use crate::protocol::resultset::encode_column_definition;
 
-impl<B: Backend> Connection<'_, B> {
+impl<B: Backend> Connection<B> {
     /// COM_QUERY: one result per statement, all but the last flagged MORE_RESULTS_EXISTS.
     pub(super) fn query(&mut self, sql: &[u8]) -> io::Result<()> {
         self.shared.stats.questions.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +143,7 @@ impl<B: Backend> Connection<'_, B> {
         };
         self.session = admit(
             &mut self.io,
-            self.shared,
+            &self.shared,
             &self.client,
             &credentials,
             &self.nonce,

@@ -63,6 +63,15 @@ pub enum ConnectionError {
     Random(getrandom::Error),
 }
 
+/// Whether a connection goes on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Read the next command.
+    Continue,
+    /// The client quit or was killed.
+    Close,
+}
+
 /// What the connection loop needs from the server.
 pub(crate) struct Shared<B: Backend> {
     /// The backend every session comes from.
@@ -77,9 +86,9 @@ pub(crate) struct Shared<B: Backend> {
 /// A client connection's packets: reads bounded by the login deadline until login ends.
 type ServerIo = PacketIo<BufReader<DeadlineReader>, ClientStream>;
 
-struct Connection<'s, B: Backend> {
+struct Connection<B: Backend> {
     io: ServerIo,
-    shared: &'s Shared<B>,
+    shared: Arc<Shared<B>>,
     session: B::Session,
     user: String,
     /// The database selected at login or by COM_INIT_DB, for COM_RESET_CONNECTION.
@@ -98,9 +107,21 @@ struct Connection<'s, B: Backend> {
 /// Serves one client until it quits, disconnects or is refused.
 pub(crate) fn serve_connection<B: Backend>(
     stream: ClientStream,
-    shared: &Shared<B>,
+    shared: &Arc<Shared<B>>,
     connection_id: u32,
 ) -> Result<(), ConnectionError> {
+    let mut connection = log_in(stream, shared, connection_id)?;
+    connection
+        .run()
+        .map_err(|error| linger_if_refused(error, connection.io.writer()))
+}
+
+/// Runs the login exchange on `stream`; the logged-in connection is ready for commands.
+fn log_in<B: Backend>(
+    stream: ClientStream,
+    shared: &Arc<Shared<B>>,
+    connection_id: u32,
+) -> Result<Connection<B>, ConnectionError> {
     let config = &shared.config;
     stream.set_write_timeout(Some(config.write_timeout))?;
     // `connect_timeout` bounds the whole login, however slowly the client sends it.
@@ -114,9 +135,9 @@ pub(crate) fn serve_connection<B: Backend>(
     io.reader_mut().get_mut().clear_deadline();
     io.set_max_payload(config.max_packet);
     io.writer().set_read_timeout(Some(config.wait_timeout))?;
-    let mut connection = Connection {
+    Ok(Connection {
         io,
-        shared,
+        shared: Arc::clone(shared),
         session: logged_in.session,
         user: logged_in.user,
         database: logged_in.database,
@@ -125,10 +146,7 @@ pub(crate) fn serve_connection<B: Backend>(
         nonce: logged_in.nonce,
         statements: StatementRegistry::new(),
         scratch: Vec::new(),
-    };
-    connection
-        .run()
-        .map_err(|error| linger_if_refused(error, connection.io.writer()))
+    })
 }
 
 /// After refusing an oversized packet, lets the client read the ERR before the socket closes.
@@ -181,7 +199,7 @@ fn linger(stream: &ClientStream) {
     }
 }
 
-impl<B: Backend> Connection<'_, B> {
+impl<B: Backend> Connection<B> {
     /// Reads and answers commands until the client quits.
     fn run(&mut self) -> Result<(), ConnectionError> {
         loop {
@@ -198,17 +216,26 @@ impl<B: Backend> Connection<'_, B> {
                     return Err(error.into());
                 }
             };
-            match Command::parse(&payload) {
-                Ok(Command::Quit) => return Ok(()),
-                Ok(command) => self.dispatch(command)?,
-                Err(error) => self.send_err(&malformed(error))?,
-            }
-            self.io.flush()?;
-            if self.session.killed() {
-                // As MySQL does after `KILL CONNECTION`: the connection ends.
+            if self.answer(&payload)? == Flow::Close {
                 return Ok(());
             }
         }
+    }
+
+    /// Answers one command whose payload was read; says whether the connection goes on.
+    fn answer(&mut self, payload: &[u8]) -> Result<Flow, ConnectionError> {
+        match Command::parse(payload) {
+            Ok(Command::Quit) => return Ok(Flow::Close),
+            Ok(command) => self.dispatch(command)?,
+            Err(error) => self.send_err(&malformed(error))?,
+        }
+        self.io.flush()?;
+        // As MySQL does after `KILL CONNECTION`: the connection ends.
+        Ok(if self.session.killed() {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
     }
 
     /// Tells an idle client why it is being disconnected: unsolicited, so with sequence id 0,
@@ -358,7 +385,7 @@ impl<B: Backend> Connection<'_, B> {
     }
 }
 
-impl<B: Backend> Connection<'_, B> {
+impl<B: Backend> Connection<B> {
     /// SQL text from the client's bytes: converted from the connection's character set when
     /// the session has one, else required to be UTF-8.
     fn statement_text<'t>(&self, bytes: &'t [u8]) -> Result<std::borrow::Cow<'t, str>, DbError> {

@@ -14,7 +14,7 @@ use crate::protocol::constants::{capabilities, errors, markers};
 use crate::protocol::params::{read_params, ForwardedExecute, ParamType};
 use crate::protocol::wire::PayloadWriter;
 
-impl<B: Backend> Connection<'_, B> {
+impl<B: Backend> Connection<B> {
     /// COM_STMT_PREPARE: registers the statement and describes its parameters and columns.
     pub(super) fn prepare(&mut self, sql: &[u8]) -> io::Result<()> {
         let limit = self.shared.config.max_prepared_statements;
