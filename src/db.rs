@@ -11,17 +11,20 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use dbwire::client::ConnectOptions;
 use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
-use dbwire::server::{self, ServerConfig, StopHandle};
+use dbwire::server::{self, ExecutorServer, ServerConfig, StopHandle};
 use dbwire::sqlite::{SqliteBackend, SqliteConfig};
 use dbwire::Backend;
 
 use crate::config::DbConfig;
+use crate::server::mysql::MysqlSpec;
 
 /// The running database listener.
 pub struct Database {
     stop: StopHandle,
     threads: Vec<JoinHandle<()>>,
     proxy: Option<Arc<ProxyBackend>>,
+    /// Proxy mode: the TCP clients are the cores' (see `src/server/mysql.rs`).
+    executor: Option<MysqlSpec>,
     /// `db.socket`, removed at stop.
     socket_path: Option<PathBuf>,
 }
@@ -85,6 +88,7 @@ impl BoundDatabase {
                 stop,
                 threads,
                 proxy: None,
+                executor: None,
                 socket_path,
             });
         }
@@ -93,18 +97,42 @@ impl BoundDatabase {
         let backend = Arc::new(
             ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
         );
-        let threads = spawn_listeners(listener, socket, Arc::clone(&backend), config, &stop)?;
+        // TCP clients are served by the cores, each on its own listener at this address.
+        drop(listener);
+        let executor = Arc::new(ExecutorServer::new(
+            Arc::clone(&backend),
+            server_config(config),
+        ));
+        let threads = match socket {
+            Some(socket) => vec![spawn_socket_listener(
+                socket,
+                Arc::clone(&backend),
+                config,
+                &stop,
+            )?],
+            None => Vec::new(),
+        };
         log::info!("database: MySQL protocol on {on}, proxying to {upstreams}");
         Ok(Database {
             stop,
             threads,
             proxy: Some(backend),
+            executor: Some(MysqlSpec {
+                address,
+                server: executor,
+            }),
             socket_path,
         })
     }
 }
 
 impl Database {
+    /// What the cores need to serve the MySQL clients themselves (proxy mode); `None` when
+    /// threads serve them (SQLite mode).
+    pub fn executor_spec(&self) -> Option<MysqlSpec> {
+        self.executor.clone()
+    }
+
     /// The proxy backend, when the listener proxies to MySQL (for the node API).
     pub fn proxy(&self) -> Option<Arc<ProxyBackend>> {
         self.proxy.clone()
@@ -161,27 +189,30 @@ fn spawn_listeners<B: Backend>(
             })
             .context("starting the database thread")?,
     );
-    if let Some((socket, path)) = socket {
-        let (unix_config, unix_stop) = (server_config(config), stop.clone());
-        threads.push(
-            std::thread::Builder::new()
-                .name("db-accept-unix".into())
-                .spawn(move || {
-                    if let Err(err) =
-                        server::serve_unix(socket, path, backend, unix_config, unix_stop)
-                    {
-                        log::error!("database socket listener stopped: {err}");
-                    }
-                })
-                .context("starting the database socket thread")?,
-        );
+    if let Some(socket) = socket {
+        threads.push(spawn_socket_listener(socket, backend, config, stop)?);
     }
     Ok(threads)
 }
 
-/// Binds the Unix socket at `path`, replacing a stale socket file nobody listens on, and
-/// lets every local user connect (MySQL's own socket is 0777; logins still need a password
-/// or the loopback root rule).
+/// Serves the Unix socket `db.socket` from a thread of its own, a thread per client.
+fn spawn_socket_listener<B: Backend>(
+    (socket, path): (UnixListener, PathBuf),
+    backend: Arc<B>,
+    config: &DbConfig,
+    stop: &StopHandle,
+) -> anyhow::Result<JoinHandle<()>> {
+    let (unix_config, unix_stop) = (server_config(config), stop.clone());
+    std::thread::Builder::new()
+        .name("db-accept-unix".into())
+        .spawn(move || {
+            if let Err(err) = server::serve_unix(socket, path, backend, unix_config, unix_stop) {
+                log::error!("database socket listener stopped: {err}");
+            }
+        })
+        .context("starting the database socket thread")
+}
+
 fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, DbError};
 use crate::protocol::auth::AuthPlugin;
-use crate::protocol::connection::{serve_connection, ConnectionError, Shared};
+pub use crate::protocol::connection::executor::BackendStreams;
+use crate::protocol::connection::{executor, serve_connection, ConnectionError, Shared};
 use crate::protocol::constants::errors;
 use crate::protocol::packet::{PacketError, PacketIo};
 use crate::protocol::response::encode_err;
@@ -211,6 +212,58 @@ pub fn serve_unix<B: Backend>(
     Ok(())
 }
 
+/// MySQL clients served as tasks on executors (one per core, each with its own listener):
+/// the executor reads each command and relays the statements a proxy session leases on
+/// non-blocking sockets; logins and every command that may block run on a thread of the
+/// connection's own. Shared by every core.
+pub struct ExecutorServer<B: Backend> {
+    shared: Arc<Shared<B>>,
+}
+
+impl<B: Backend> ExecutorServer<B> {
+    /// A server for sessions from `backend`.
+    pub fn new(backend: Arc<B>, config: ServerConfig) -> ExecutorServer<B> {
+        ExecutorServer {
+            shared: Arc::new(Shared {
+                backend,
+                config,
+                stats: Arc::new(ServerStats::new()),
+            }),
+        }
+    }
+
+    /// The limits and timeouts (the caller applies `wait_timeout` and `write_timeout` to
+    /// the non-blocking stream).
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    /// Serves one accepted client until it quits: `client` is its non-blocking stream on
+    /// the calling executor, `blocking` another handle on the same socket (blocking mode)
+    /// for the connection's thread, `streams` the executor's handles on backend sockets.
+    pub async fn serve<C, S>(&self, client: C, blocking: ClientStream, peer: &str, streams: &S)
+    where
+        C: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+        S: BackendStreams,
+    {
+        let (_slot, open) = ConnectionSlot::take(&self.shared.stats);
+        if open > self.shared.config.max_connections {
+            log::warn!(
+                "refusing mysql client {peer}: {} connections open",
+                open - 1
+            );
+            refuse_too_many(&blocking);
+            return;
+        }
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        log::debug!("mysql connection {id} from {peer}");
+        match executor::serve(&self.shared, client, blocking, id, streams).await {
+            Ok(()) => log::debug!("mysql connection {id} closed"),
+            Err(error) => log_ending(id, peer, &error),
+        }
+    }
+}
+
 /// Where to connect to reach `local`: loopback when it listens on every address.
 fn wake_address(local: SocketAddr) -> SocketAddr {
     let ip = match local.ip() {
@@ -317,7 +370,7 @@ fn log_ending(id: u32, peer: &str, error: &ConnectionError) {
     }
 }
 
-fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
+pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()

@@ -77,6 +77,8 @@ pub(crate) struct CoreSpec {
     pub(crate) acme_tokens: Option<Arc<HttpTokens>>,
     /// The worker script (absolute) and `php.worker.env`, in worker mode.
     pub(crate) worker: Option<Arc<WorkerRoute>>,
+    /// The built-in database in proxy mode: this core serves its MySQL clients.
+    pub(crate) mysql: Option<crate::server::mysql::MysqlSpec>,
 }
 
 /// Reports from a core to the main thread.
@@ -145,6 +147,11 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         Some(_) => Some(kvstore::bind(&spec.config.kv)?),
         None => None,
     };
+    let mysql_listener = spec
+        .mysql
+        .as_ref()
+        .map(crate::server::mysql::bind)
+        .transpose()?;
     let tls_listener = match &spec.tls {
         Some(tls) => {
             let address = server.tls.listen;
@@ -209,6 +216,12 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         }
         _ => None,
     };
+    let mysql_task = match (mysql_listener, &spec.mysql) {
+        (Some(listener), Some(mysql)) => Some(glommio::spawn_local(
+            crate::server::mysql::accept_loop(listener, mysql.clone(), Rc::clone(&core)),
+        )),
+        _ => None,
+    };
     let active = Rc::new(std::cell::Cell::new(0usize));
     let https = tls_listener.map(|(tls_listener, acceptor)| {
         let (core, active, limit) = (
@@ -232,6 +245,9 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
     drain(&core, &active, server.drain_timeout.0).await;
     watcher.await;
     flusher.await;
+    if let Some(mysql_task) = mysql_task {
+        mysql_task.await;
+    }
     if let Some((accept, sweeper)) = kv_tasks {
         accept.await;
         if let Some(sweeper) = sweeper {

@@ -7,6 +7,7 @@ pub(crate) mod handler;
 mod http1;
 mod http2;
 pub(crate) mod limit;
+pub(crate) mod mysql;
 mod php_request;
 mod preflight;
 pub(crate) mod read_buffer;
@@ -148,6 +149,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             tls: tls.clone(),
             tls_stats: Arc::clone(&tls_stats),
             acme_tokens: acme_tokens.clone(),
+            mysql: database.as_ref().and_then(Database::executor_spec),
             worker: worker.as_ref().map(|spec| {
                 Arc::new(handler::WorkerRoute {
                     script: spec.script.clone(),

@@ -47,6 +47,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
         &self.stream
     }
 
+    /// The stream underneath, given back (buffered input and queued output are dropped).
+    pub fn into_stream(self) -> S {
+        self.stream
+    }
+
+    /// Changes the limit on incoming payloads.
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+    }
+
     /// Starts a new exchange: the next packet read or written has sequence id 0.
     pub fn reset_sequence(&mut self) {
         self.sequence = 0;

@@ -91,6 +91,17 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         self.sequence
     }
 
+    /// Continues an exchange another framer started: the next packet carries `sequence`.
+    /// Only for the uncompressed protocol (the compressed one keeps a sequence of its own).
+    pub fn set_sequence(&mut self, sequence: u8) {
+        self.sequence = sequence;
+    }
+
+    /// True once the compressed protocol is on.
+    pub fn is_compressed(&self) -> bool {
+        self.compression.is_some()
+    }
+
     /// The underlying reader.
     pub fn reader(&self) -> &R {
         &self.reader

@@ -11,6 +11,8 @@ use crate::protocol::stream::ClientStream;
 pub(crate) struct DeadlineReader {
     stream: ClientStream,
     deadline: Option<Instant>,
+    /// Bytes another reader received from the socket and did not read: served first.
+    pending: Vec<u8>,
 }
 
 impl DeadlineReader {
@@ -19,7 +21,22 @@ impl DeadlineReader {
         DeadlineReader {
             stream,
             deadline: Some(deadline),
+            pending: Vec::new(),
         }
+    }
+
+    /// Puts bytes another reader took from the socket (and did not read) in front of it.
+    pub(crate) fn unread(&mut self, bytes: Vec<u8>) {
+        if self.pending.is_empty() {
+            self.pending = bytes;
+        } else {
+            self.pending.extend_from_slice(&bytes);
+        }
+    }
+
+    /// The bytes given to [`DeadlineReader::unread`] and not read yet.
+    pub(crate) fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
     }
 
     /// Ends the deadline: reads are then bounded only by the socket's own read timeout.
@@ -30,6 +47,12 @@ impl DeadlineReader {
 
 impl Read for DeadlineReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.pending.is_empty() {
+            let len = buf.len().min(self.pending.len());
+            buf[..len].copy_from_slice(&self.pending[..len]);
+            self.pending.drain(..len);
+            return Ok(len);
+        }
         if let Some(deadline) = self.deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -3,11 +3,12 @@
 
 mod commands;
 mod deadline;
+pub(crate) mod executor;
 mod login;
 mod prepared;
 mod statements;
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::Shutdown;
 
 use crate::protocol::stream::ClientStream;
@@ -162,23 +163,41 @@ fn answer_packet_error<R: Read>(
     io: &mut PacketIo<R, ClientStream>,
     error: &PacketError,
 ) -> io::Result<()> {
-    let reply = match error {
-        PacketError::TooLarge { .. } => DbError::new(
-            errors::PACKET_TOO_LARGE,
-            "08S01",
-            "Got a packet bigger than 'max_allowed_packet' bytes",
-        ),
-        PacketError::OutOfOrder { .. } => DbError::new(
-            errors::PACKETS_OUT_OF_ORDER,
-            "08S01",
-            "Got packets out of order",
-        ),
-        PacketError::TimedOut | PacketError::Closed | PacketError::Io(_) => return Ok(()),
+    let Some(reply) = packet_error_reply(error) else {
+        return Ok(());
     };
     let mut payload = Vec::new();
     encode_err(&mut payload, &reply);
     io.write_payload(&payload)?;
     io.flush()
+}
+
+/// The ERR a client gets for a packet that can't be read: oversized or out of order (none
+/// when the connection itself failed).
+fn packet_error_reply(error: &PacketError) -> Option<DbError> {
+    match error {
+        PacketError::TooLarge { .. } => Some(DbError::new(
+            errors::PACKET_TOO_LARGE,
+            "08S01",
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        )),
+        PacketError::OutOfOrder { .. } => Some(DbError::new(
+            errors::PACKETS_OUT_OF_ORDER,
+            "08S01",
+            "Got packets out of order",
+        )),
+        PacketError::TimedOut | PacketError::Closed | PacketError::Io(_) => None,
+    }
+}
+
+/// The ERR an idle client gets before it is disconnected (MySQL 8.0.24+ sends one).
+fn idle_timeout_error() -> DbError {
+    DbError::new(
+        errors::CLIENT_INTERACTION_TIMEOUT,
+        "HY000",
+        "The client was disconnected by the server because of inactivity. \
+         See wait_timeout and interactive_timeout for configuring this behavior.",
+    )
 }
 
 /// Half-closes the socket and discards what the client still sends for a while, so that it
@@ -222,6 +241,16 @@ impl<B: Backend> Connection<B> {
         }
     }
 
+    /// Takes the bytes received from the client and not read yet (for the executor, which
+    /// reads the next command).
+    fn take_unread(&mut self) -> Vec<u8> {
+        let reader = self.io.reader_mut();
+        let mut unread = reader.buffer().to_vec();
+        reader.consume(unread.len());
+        unread.extend_from_slice(&reader.get_mut().take_pending());
+        unread
+    }
+
     /// Answers one command whose payload was read; says whether the connection goes on.
     fn answer(&mut self, payload: &[u8]) -> Result<Flow, ConnectionError> {
         match Command::parse(payload) {
@@ -242,12 +271,7 @@ impl<B: Backend> Connection<B> {
     /// as MySQL 8.0.24+ does.
     fn send_idle_timeout(&mut self) -> io::Result<()> {
         self.io.reset_sequence();
-        self.send_err(&DbError::new(
-            errors::CLIENT_INTERACTION_TIMEOUT,
-            "HY000",
-            "The client was disconnected by the server because of inactivity. \
-             See wait_timeout and interactive_timeout for configuring this behavior.",
-        ))?;
+        self.send_err(&idle_timeout_error())?;
         self.io.flush()
     }
 

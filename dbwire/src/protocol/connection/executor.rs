@@ -1,0 +1,302 @@
+//! A client connection served as a task on an executor (one per core, io_uring): the task
+//! reads every command and relays the proxy's statements itself on non-blocking sockets
+//! (leases, see [`crate::proxy::Lease`]); whatever may block (the login, statements whose
+//! backend connection must be opened, waited for or aligned, SQLite work, rare commands)
+//! runs on a thread that belongs to the connection, with the same code as a connection
+//! served wholly on a thread. The connection state moves to that thread and back with the
+//! command; bytes one side received and did not read go with it.
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+
+use super::{
+    idle_timeout_error, linger_if_refused, log_in, packet_error_reply, Connection, ConnectionError,
+    Flow, Shared,
+};
+use crate::backend::{Backend, DbError, Session};
+use crate::client;
+use crate::protocol::async_packet::AsyncPackets;
+use crate::protocol::command::Command;
+use crate::protocol::packet::PacketError;
+use crate::protocol::params::ForwardedExecute;
+use crate::protocol::response::encode_err;
+use crate::protocol::stream::ClientStream;
+use crate::proxy::{relay_lease, Finished, Lease, LeaseOutcome, RelayReport};
+
+/// Largest reply payload accepted from a backend server on the executor path.
+const MAX_BACKEND_PAYLOAD: usize = 1 << 30;
+
+/// Handles on backend connections' sockets that the executor can use without blocking.
+/// Backend connections are opened (and logged in) with blocking sockets on threads; the
+/// executor needs its own registration of each socket, made once and kept while the
+/// connection lives.
+pub trait BackendStreams {
+    /// A non-blocking stream on a backend connection's socket.
+    type Stream: AsyncRead + AsyncWrite + Unpin;
+
+    /// The stream for `connection`: the one kept for it, or a new one on its socket.
+    fn take(&self, connection: &client::Connection) -> io::Result<Self::Stream>;
+
+    /// Keeps `stream` for `connection`'s next statement relayed here.
+    fn keep(&self, connection: &client::Connection, stream: Self::Stream);
+}
+
+/// Serves one client accepted on an executor: `client` is its non-blocking stream,
+/// `blocking` a second handle on the same socket for the connection's thread.
+pub(crate) async fn serve<B, C, S>(
+    shared: &Arc<Shared<B>>,
+    client: C,
+    blocking: ClientStream,
+    connection_id: u32,
+    streams: &S,
+) -> Result<(), ConnectionError>
+where
+    B: Backend,
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: BackendStreams,
+{
+    let helper = Helper::spawn(format!("mysql-conn-{connection_id}"))?;
+    let login_shared = Arc::clone(shared);
+    let connection = helper
+        .run(move || log_in(blocking, &login_shared, connection_id))
+        .await
+        .ok_or_else(Helper::lost)??;
+    let mut connection = Box::new(connection);
+    if connection.io.is_compressed() {
+        // Compressed packets are framed on the thread only: the whole connection runs there.
+        return helper
+            .run(move || {
+                connection
+                    .run()
+                    .map_err(|error| linger_if_refused(error, connection.io.writer()))
+            })
+            .await
+            .ok_or_else(Helper::lost)?;
+    }
+    let mut client = AsyncPackets::new(client, shared.config.max_packet);
+    let mut served = Served {
+        connection: Some(connection),
+        client: &mut client,
+        helper: &helper,
+        streams,
+    };
+    let ended = served.run().await;
+    if let Some(connection) = served.connection.take() {
+        // A session's pinned backend connection is reset when it goes back: not here.
+        let _ = helper.run(move || drop(connection)).await;
+    }
+    ended
+}
+
+/// The thread a connection runs its blocking work on, one job at a time.
+struct Helper {
+    jobs: mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl Helper {
+    fn spawn(name: String) -> io::Result<Helper> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        thread::Builder::new().name(name).spawn(move || {
+            while let Ok(job) = queue.recv() {
+                if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(job)) {
+                    log::error!(
+                        "mysql connection thread panicked: {}",
+                        crate::server::panic_message(&panic)
+                    );
+                    return;
+                }
+            }
+        })?;
+        Ok(Helper { jobs })
+    }
+
+    /// Runs `job` on the thread; `None` if it panicked (the thread is then gone).
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, outcome) = async_channel::bounded(1);
+        let sent = self.jobs.send(Box::new(move || {
+            let _ = done.send_blocking(job());
+        }));
+        if sent.is_err() {
+            return None;
+        }
+        outcome.recv().await.ok()
+    }
+
+    fn lost() -> ConnectionError {
+        ConnectionError::Io(io::Error::other("the connection's thread panicked"))
+    }
+}
+
+/// A logged-in connection's command loop on the executor.
+struct Served<'a, B: Backend, C, S> {
+    /// The connection's state; `None` only if its thread panicked with it.
+    connection: Option<Box<Connection<B>>>,
+    client: &'a mut AsyncPackets<C>,
+    helper: &'a Helper,
+    streams: &'a S,
+}
+
+impl<B, C, S> Served<'_, B, C, S>
+where
+    B: Backend,
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: BackendStreams,
+{
+    async fn run(&mut self) -> Result<(), ConnectionError> {
+        let mut payload = Vec::new();
+        loop {
+            self.client.reset_sequence();
+            if let Err(error) = self.client.read_payload_into(&mut payload).await {
+                return self.end_on(error).await;
+            }
+            let flow = match self.relay(&payload).await {
+                Some(flow) => flow?,
+                None => self.on_thread(&mut payload).await?,
+            };
+            if flow == Flow::Close {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The connection ends because no command could be read: says why when MySQL would.
+    async fn end_on(&mut self, error: PacketError) -> Result<(), ConnectionError> {
+        let reply = match &error {
+            PacketError::Closed => return Ok(()),
+            PacketError::TimedOut => Some(idle_timeout_error()),
+            other => packet_error_reply(other),
+        };
+        if let Some(reply) = reply {
+            if matches!(error, PacketError::TimedOut) {
+                self.client.reset_sequence();
+            }
+            self.send_error(&reply);
+            let _ = self.client.flush().await;
+        }
+        Err(error.into())
+    }
+
+    fn send_error(&mut self, error: &DbError) {
+        let mut payload = Vec::new();
+        encode_err(&mut payload, error);
+        self.client.write_payload(&payload);
+    }
+
+    /// Answers the command on the connection's thread, moving the connection and the
+    /// unread bytes there and back.
+    async fn on_thread(&mut self, payload: &mut Vec<u8>) -> Result<Flow, ConnectionError> {
+        let mut connection = self.connection.take().ok_or_else(Helper::lost)?;
+        let unread = self.client.take_buffered();
+        let sequence = self.client.sequence();
+        let command = std::mem::take(payload);
+        let answered = self
+            .helper
+            .run(move || {
+                connection.io.reader_mut().get_mut().unread(unread);
+                connection.io.set_sequence(sequence);
+                let flow = connection.answer(&command);
+                let unread = connection.take_unread();
+                (connection, flow, unread, command)
+            })
+            .await;
+        let (connection, flow, unread, command) = answered.ok_or_else(Helper::lost)?;
+        self.connection = Some(connection);
+        self.client.unread(&unread);
+        *payload = command;
+        flow
+    }
+
+    /// Relays a statement the session leases; `None` when the command takes the thread.
+    async fn relay(&mut self, payload: &[u8]) -> Option<Result<Flow, ConnectionError>> {
+        let connection = self.connection.as_deref_mut()?;
+        let deprecate_eof = connection.deprecate_eof();
+        let Connection {
+            session,
+            statements,
+            shared,
+            ..
+        } = connection;
+        let leasing = session.leasing()?;
+        let lease = match Command::parse(payload).ok()? {
+            Command::Query(sql) => leasing.lease_query(sql)?,
+            Command::StmtExecute { statement_id, body } => {
+                let entry = statements.get_mut(statement_id)?;
+                let long_data = entry.bound.long_data.iter().any(Option::is_some);
+                if entry.deferred_error.is_some() || long_data {
+                    return None;
+                }
+                let mut execute = ForwardedExecute::new(body, &mut entry.bound).ok()?;
+                leasing.lease_execute(&entry.sql, &mut execute)?
+            }
+            _ => return None,
+        };
+        let report = relay_on(self.streams, &lease, self.client, deprecate_eof).await;
+        let reply_started = matches!(
+            report.outcome,
+            LeaseOutcome::Broken {
+                reply_started: true
+            }
+        );
+        match leasing.finish(lease, report.outcome) {
+            Finished::Done => {}
+            Finished::Retry => return None,
+            Finished::Lost(error) if reply_started => {
+                return Some(Err(ConnectionError::Io(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    error.message,
+                ))))
+            }
+            Finished::Lost(error) => {
+                let mut payload = Vec::new();
+                encode_err(&mut payload, &error);
+                self.client.write_payload(&payload);
+            }
+        }
+        shared.stats.questions.fetch_add(1, Ordering::Relaxed);
+        if let Some(error) = report.client_error {
+            return Some(Err(error.into()));
+        }
+        if let Err(error) = self.client.flush().await {
+            return Some(Err(error.into()));
+        }
+        let killed = self.connection.as_ref().is_some_and(|c| c.session.killed());
+        Some(Ok(if killed { Flow::Close } else { Flow::Continue }))
+    }
+}
+
+/// Relays `lease` on its backend connection's stream from `streams`, keeping the stream
+/// for the next lease when the connection came out of it at a command boundary.
+async fn relay_on<S, C>(
+    streams: &S,
+    lease: &Lease,
+    client: &mut AsyncPackets<C>,
+    deprecate_eof: bool,
+) -> RelayReport
+where
+    S: BackendStreams,
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = match streams.take(lease.backend()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            log::warn!("no executor stream for a backend connection: {error}");
+            return RelayReport {
+                outcome: LeaseOutcome::Broken {
+                    reply_started: false,
+                },
+                client_error: None,
+            };
+        }
+    };
+    let mut backend = AsyncPackets::new(stream, MAX_BACKEND_PAYLOAD);
+    let report = relay_lease(lease, &mut backend, client, deprecate_eof).await;
+    if matches!(report.outcome, LeaseOutcome::Relayed(_)) && !backend.has_buffered() {
+        streams.keep(lease.backend(), backend.into_stream());
+    }
+    report
+}
