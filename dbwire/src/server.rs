@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, DbError};
 use crate::protocol::auth::AuthPlugin;
-pub use crate::protocol::connection::executor::BackendStreams;
+pub use crate::protocol::connection::executor::BackendSockets;
 use crate::protocol::connection::{executor, serve_connection, ConnectionError, Shared};
 use crate::protocol::constants::errors;
 use crate::protocol::packet::{PacketError, PacketIo};
@@ -241,10 +241,15 @@ impl<B: Backend> ExecutorServer<B> {
     /// Serves one accepted client until it quits: `client` is its non-blocking stream on
     /// the calling executor, `blocking` another handle on the same socket (blocking mode)
     /// for the connection's thread, `streams` the executor's handles on backend sockets.
-    pub async fn serve<C, S>(&self, client: C, blocking: ClientStream, peer: &str, streams: &S)
-    where
+    pub async fn serve<C, S>(
+        &self,
+        client: C,
+        blocking: ClientStream,
+        peer: &str,
+        streams: &BackendSockets<S>,
+    ) where
         C: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
-        S: BackendStreams,
+        S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
     {
         let (_slot, open) = ConnectionSlot::take(&self.shared.stats);
         if open > self.shared.config.max_connections {

@@ -20,9 +20,10 @@ pub const FLUSH_THRESHOLD: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct AsyncPackets<S> {
     stream: S,
-    /// Bytes read and not yet consumed start at `input_start`.
+    /// Bytes read and not yet consumed: `input[input_start..input_end]`.
     input: Vec<u8>,
     input_start: usize,
+    input_end: usize,
     output: Vec<u8>,
     sequence: u8,
     max_payload: usize,
@@ -36,6 +37,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
             stream,
             input: Vec::new(),
             input_start: 0,
+            input_end: 0,
             output: Vec::new(),
             sequence: 0,
             max_payload,
@@ -74,9 +76,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
 
     /// Bytes received and not read yet, handed to whoever reads the stream next.
     pub fn take_buffered(&mut self) -> Vec<u8> {
-        let rest = self.input.split_off(self.input_start);
-        self.input.clear();
+        let rest = self.input[self.input_start..self.input_end].to_vec();
         self.input_start = 0;
+        self.input_end = 0;
         rest
     }
 
@@ -86,14 +88,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
             return;
         }
         let mut input = bytes.to_vec();
-        input.extend_from_slice(&self.input[self.input_start..]);
-        self.input = input;
+        input.extend_from_slice(&self.input[self.input_start..self.input_end]);
+        self.input_end = input.len();
         self.input_start = 0;
+        self.input = input;
     }
 
     /// True when received bytes wait to be read.
     pub fn has_buffered(&self) -> bool {
-        self.input_start < self.input.len()
+        self.input_start < self.input_end
     }
 
     /// Reads one payload into `payload` (cleared first), joining the pieces of a split one.
@@ -174,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
     /// Moves `len` bytes of the current packet into `payload`: from the buffer, then straight
     /// from the stream for what a big packet still lacks.
     async fn read_body(&mut self, len: usize, payload: &mut Vec<u8>) -> Result<(), PacketError> {
-        let buffered = (self.input.len() - self.input_start).min(len);
+        let buffered = (self.input_end - self.input_start).min(len);
         payload.extend_from_slice(&self.input[self.input_start..self.input_start + buffered]);
         self.input_start += buffered;
         let missing = len - buffered;
@@ -190,45 +193,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
     /// Reads until at least `wanted` unconsumed bytes are buffered. With `first` (nothing of
     /// the packet read), a close before any byte is [`PacketError::Closed`].
     async fn fill(&mut self, wanted: usize, first: bool) -> Result<(), PacketError> {
-        while self.input.len() - self.input_start < wanted {
+        while self.input_end - self.input_start < wanted {
             self.compact();
-            let filled = self.input.len();
-            self.input.resize(filled + READ_SIZE, 0);
-            let read = self.stream.read(&mut self.input[filled..]).await;
-            let read = match read {
+            if self.input.len() - self.input_end < READ_SIZE / 2 {
+                // Zeroed once per growth, not once per read.
+                self.input.resize(self.input_end + READ_SIZE, 0);
+            }
+            let read = match self.stream.read(&mut self.input[self.input_end..]).await {
                 Ok(read) => read,
-                Err(error) => {
-                    self.input.truncate(filled);
-                    return Err(match error.kind() {
-                        io::ErrorKind::TimedOut if first && filled == self.input_start => {
-                            PacketError::TimedOut
-                        }
-                        _ => PacketError::Io(error),
+                Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+                    let nothing_yet = first && self.input_end == self.input_start;
+                    return Err(if nothing_yet {
+                        PacketError::TimedOut
+                    } else {
+                        PacketError::Io(error)
                     });
                 }
+                Err(error) => return Err(PacketError::Io(error)),
             };
-            self.input.truncate(filled + read);
             if read == 0 {
-                return Err(if first && self.input.len() == self.input_start {
+                return Err(if first && self.input_end == self.input_start {
                     PacketError::Closed
                 } else {
                     io::Error::from(io::ErrorKind::UnexpectedEof).into()
                 });
             }
+            self.input_end += read;
         }
         Ok(())
     }
 
     /// Drops consumed bytes once they are all consumed, or once they are most of the buffer.
     fn compact(&mut self) {
-        if self.input_start == self.input.len() {
-            self.input.clear();
+        if self.input_start == self.input_end {
             self.input_start = 0;
-            if self.input.capacity() > 4 * READ_SIZE {
+            self.input_end = 0;
+            if self.input.len() > 4 * READ_SIZE {
                 self.input = Vec::new();
             }
         } else if self.input_start > self.input.len() / 2 {
-            self.input.drain(..self.input_start);
+            self.input.copy_within(self.input_start..self.input_end, 0);
+            self.input_end -= self.input_start;
             self.input_start = 0;
         }
     }

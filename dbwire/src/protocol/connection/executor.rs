@@ -6,10 +6,13 @@
 //! served wholly on a thread. The connection state moves to that thread and back with the
 //! command; bytes one side received and did not read go with it.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io;
+use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Weak};
 use std::thread;
 
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -31,19 +34,63 @@ use crate::proxy::{relay_lease, Finished, Lease, LeaseOutcome, RelayReport};
 /// Largest reply payload accepted from a backend server on the executor path.
 const MAX_BACKEND_PAYLOAD: usize = 1 << 30;
 
-/// Handles on backend connections' sockets that the executor can use without blocking.
-/// Backend connections are opened (and logged in) with blocking sockets on threads; the
-/// executor needs its own registration of each socket, made once and kept while the
-/// connection lives.
-pub trait BackendStreams {
-    /// A non-blocking stream on a backend connection's socket.
-    type Stream: AsyncRead + AsyncWrite + Unpin;
+/// A backend connection's stream, with what tells whether the connection still exists.
+type KeptStream<S> = (Weak<()>, AsyncPackets<S>);
+
+/// One executor's framed, non-blocking streams on backend connections' sockets. Backend
+/// connections are opened (and logged in) with blocking sockets on threads; the executor
+/// makes its own stream on each socket (`open` turns a duplicate of it into one) the first time it
+/// relays a statement there, and keeps it while the connection lives.
+pub struct BackendSockets<S> {
+    open: fn(TcpStream) -> io::Result<S>,
+    by_connection: RefCell<HashMap<usize, KeptStream<S>>>,
+    /// Entries after the last sweep of closed connections.
+    swept_at: Cell<usize>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> BackendSockets<S> {
+    /// Streams made by `open` from a duplicate of a backend connection's socket.
+    pub fn new(open: fn(TcpStream) -> io::Result<S>) -> BackendSockets<S> {
+        BackendSockets {
+            open,
+            by_connection: RefCell::new(HashMap::new()),
+            swept_at: Cell::new(0),
+        }
+    }
 
     /// The stream for `connection`: the one kept for it, or a new one on its socket.
-    fn take(&self, connection: &client::Connection) -> io::Result<Self::Stream>;
+    fn take(&self, connection: &client::Connection) -> io::Result<AsyncPackets<S>> {
+        let liveness = connection.liveness();
+        let kept = self
+            .by_connection
+            .borrow_mut()
+            .remove(&key(&liveness))
+            .filter(|(kept, _)| kept.ptr_eq(&liveness) && kept.strong_count() > 0);
+        if let Some((_, packets)) = kept {
+            return Ok(packets);
+        }
+        let socket = connection.socket().try_clone()?;
+        let stream = (self.open)(socket)?;
+        Ok(AsyncPackets::new(stream, MAX_BACKEND_PAYLOAD))
+    }
 
-    /// Keeps `stream` for `connection`'s next statement relayed here.
-    fn keep(&self, connection: &client::Connection, stream: Self::Stream);
+    /// Keeps `packets` for `connection`'s next statement relayed here.
+    fn keep(&self, connection: &client::Connection, packets: AsyncPackets<S>) {
+        let liveness = connection.liveness();
+        let mut by_connection = self.by_connection.borrow_mut();
+        by_connection.insert(key(&liveness), (liveness, packets));
+        if by_connection.len() > 2 * self.swept_at.get().max(16) {
+            // A closed backend connection's stream would keep its socket open.
+            by_connection.retain(|_, (liveness, _)| liveness.strong_count() > 0);
+            self.swept_at.set(by_connection.len());
+        }
+    }
+}
+
+/// The map key of a backend connection: the address of its liveness token (which stays
+/// allocated, so is never reused, while a `Weak` to it is in the map).
+fn key(liveness: &Weak<()>) -> usize {
+    liveness.as_ptr() as usize
 }
 
 /// Serves one client accepted on an executor: `client` is its non-blocking stream,
@@ -53,12 +100,12 @@ pub(crate) async fn serve<B, C, S>(
     client: C,
     blocking: ClientStream,
     connection_id: u32,
-    streams: &S,
+    streams: &BackendSockets<S>,
 ) -> Result<(), ConnectionError>
 where
     B: Backend,
     C: AsyncRead + AsyncWrite + Unpin,
-    S: BackendStreams,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let helper = Helper::spawn(format!("mysql-conn-{connection_id}"))?;
     let login_shared = Arc::clone(shared);
@@ -138,14 +185,14 @@ struct Served<'a, B: Backend, C, S> {
     connection: Option<Box<Connection<B>>>,
     client: &'a mut AsyncPackets<C>,
     helper: &'a Helper,
-    streams: &'a S,
+    streams: &'a BackendSockets<S>,
 }
 
 impl<B, C, S> Served<'_, B, C, S>
 where
     B: Backend,
     C: AsyncRead + AsyncWrite + Unpin,
-    S: BackendStreams,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     async fn run(&mut self) -> Result<(), ConnectionError> {
         let mut payload = Vec::new();
@@ -272,17 +319,17 @@ where
 /// Relays `lease` on its backend connection's stream from `streams`, keeping the stream
 /// for the next lease when the connection came out of it at a command boundary.
 async fn relay_on<S, C>(
-    streams: &S,
+    streams: &BackendSockets<S>,
     lease: &Lease,
     client: &mut AsyncPackets<C>,
     deprecate_eof: bool,
 ) -> RelayReport
 where
-    S: BackendStreams,
+    S: AsyncRead + AsyncWrite + Unpin,
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let stream = match streams.take(lease.backend()) {
-        Ok(stream) => stream,
+    let mut backend = match streams.take(lease.backend()) {
+        Ok(backend) => backend,
         Err(error) => {
             log::warn!("no executor stream for a backend connection: {error}");
             return RelayReport {
@@ -293,10 +340,9 @@ where
             };
         }
     };
-    let mut backend = AsyncPackets::new(stream, MAX_BACKEND_PAYLOAD);
     let report = relay_lease(lease, &mut backend, client, deprecate_eof).await;
     if matches!(report.outcome, LeaseOutcome::Relayed(_)) && !backend.has_buffered() {
-        streams.keep(lease.backend(), backend.into_stream());
+        streams.keep(lease.backend(), backend);
     }
     report
 }
