@@ -438,7 +438,8 @@ pub struct MysqlConfig {
     pub url: String,
     /// Connections to each upstream kept open even when idle.
     pub min_connections: usize,
-    /// Connections to each upstream at most; statements beyond wait for a free one.
+    /// Connections to each upstream at most; statements beyond wait for a free one. Split
+    /// between the cores, each with pools of its own (see `dbwire::proxy::upstreams`).
     pub max_connections: usize,
     /// An idle connection above `min_connections` is closed after this long.
     pub idle_timeout: Timeout,

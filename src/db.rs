@@ -65,7 +65,7 @@ impl BoundDatabase {
 
     /// Starts serving on background threads: a proxy to `db.mysql.url` when one is set,
     /// else the embedded SQLite databases.
-    pub fn start(self, config: &DbConfig) -> anyhow::Result<Database> {
+    pub fn start(self, config: &DbConfig, cores: usize) -> anyhow::Result<Database> {
         let BoundDatabase {
             listener,
             address,
@@ -92,7 +92,7 @@ impl BoundDatabase {
                 socket_path,
             });
         }
-        let proxy_config = proxy_config(config)?;
+        let proxy_config = proxy_config(config, cores)?;
         let upstreams = upstream_list(&proxy_config);
         let backend = Arc::new(
             ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
@@ -120,6 +120,7 @@ impl BoundDatabase {
             executor: Some(MysqlSpec {
                 address,
                 server: executor,
+                core: 0,
             }),
             socket_path,
         })
@@ -236,7 +237,7 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
 }
 
 /// The proxy's settings from `[db]` and `[db.mysql]` (URLs were checked by config validation).
-fn proxy_config(config: &DbConfig) -> anyhow::Result<ProxyConfig> {
+fn proxy_config(config: &DbConfig, cores: usize) -> anyhow::Result<ProxyConfig> {
     let mysql = &config.mysql;
     let parse = |url: &str, key: &str| {
         ConnectOptions::from_url(url).map_err(|err| anyhow::anyhow!("config: {key}: {err}"))
@@ -279,6 +280,7 @@ fn proxy_config(config: &DbConfig) -> anyhow::Result<ProxyConfig> {
             max_digests: mysql.max_digests,
         },
         users,
+        cores,
     })
 }
 

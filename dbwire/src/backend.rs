@@ -315,6 +315,9 @@ pub struct ClientInfo {
     pub capabilities: u32,
     /// The collation (character set) the handshake named.
     pub collation: u8,
+    /// The executor core serving the client (0 on the blocking listeners): a proxy session
+    /// borrows backend connections from that core's pools.
+    pub core: usize,
 }
 
 impl Default for ClientInfo {
@@ -325,6 +328,7 @@ impl Default for ClientInfo {
             connection_id: 0,
             capabilities: 0,
             collation: crate::protocol::constants::DEFAULT_CHARSET,
+            core: 0,
         }
     }
 }

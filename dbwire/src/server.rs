@@ -240,12 +240,14 @@ impl<B: Backend> ExecutorServer<B> {
 
     /// Serves one accepted client until it quits: `client` is its non-blocking stream on
     /// the calling executor, `blocking` another handle on the same socket (blocking mode)
-    /// for the connection's thread, `streams` the executor's handles on backend sockets.
+    /// for the connection's thread, `core` the index of the calling executor, `streams` its
+    /// handles on backend sockets.
     pub async fn serve<C, S>(
         &self,
         client: C,
         blocking: ClientStream,
         peer: &str,
+        core: usize,
         streams: &BackendSockets<S>,
     ) where
         C: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
@@ -262,7 +264,7 @@ impl<B: Backend> ExecutorServer<B> {
         }
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         log::debug!("mysql connection {id} from {peer}");
-        match executor::serve(&self.shared, client, blocking, id, streams).await {
+        match executor::serve(&self.shared, client, blocking, id, core, streams).await {
             Ok(()) => log::debug!("mysql connection {id} closed"),
             Err(error) => log_ending(id, peer, &error),
         }

@@ -37,6 +37,7 @@ fn config(primary: ConnectOptions, pool: PoolConfig) -> ProxyConfig {
         routing: RoutingConfig::default(),
         stats: StatsConfig::default(),
         users: vec![("app".into(), "secret".into())],
+        cores: 1,
     }
 }
 

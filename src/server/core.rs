@@ -217,9 +217,16 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         _ => None,
     };
     let mysql_task = match (mysql_listener, &spec.mysql) {
-        (Some(listener), Some(mysql)) => Some(glommio::spawn_local(
-            crate::server::mysql::accept_loop(listener, mysql.clone(), Rc::clone(&core)),
-        )),
+        (Some(listener), Some(mysql)) => {
+            Some(glommio::spawn_local(crate::server::mysql::accept_loop(
+                listener,
+                crate::server::mysql::MysqlSpec {
+                    core: spec.index,
+                    ..mysql.clone()
+                },
+                Rc::clone(&core),
+            )))
+        }
         _ => None,
     };
     let active = Rc::new(std::cell::Cell::new(0usize));

@@ -50,7 +50,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             php::watch_files(watched, worker.reload.clone())?;
         }
     }
-    let database = start_database(&config)?;
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = match config.server.cores {
+        0 => cpus.len().max(1),
+        n => n,
+    };
+    let database = start_database(&config, cores)?;
     let store = config
         .kv
         .enabled
@@ -106,11 +111,6 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
         })
         .transpose()?;
     let engine = php::start_server_engine(&config, store.clone().map(kvstore::host_functions))?;
-    let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    let cores = match config.server.cores {
-        0 => cpus.len().max(1),
-        n => n,
-    };
     let stop = StopFlag::default();
     stop.install_signal_handlers()
         .context("installing signal handlers")?;
@@ -270,7 +270,7 @@ const FILES_IN_RESERVE: u64 = 1024;
 
 /// Starts the built-in database when enabled and, with `db.inject_env`, exports its address to
 /// PHP's environment. Runs before any other thread exists, so changing the environment is safe.
-fn start_database(config: &Config) -> anyhow::Result<Option<Database>> {
+fn start_database(config: &Config, cores: usize) -> anyhow::Result<Option<Database>> {
     if !config.db.enabled {
         return Ok(None);
     }
@@ -280,7 +280,7 @@ fn start_database(config: &Config) -> anyhow::Result<Option<Database>> {
             std::env::set_var(name, value);
         }
     }
-    Ok(Some(bound.start(&config.db)?))
+    Ok(Some(bound.start(&config.db, cores)?))
 }
 
 fn wait_until_listening(

@@ -21,6 +21,8 @@ pub(crate) struct MysqlSpec {
     pub(crate) address: SocketAddr,
     /// Sessions, limits and counters, shared by every core.
     pub(crate) server: Arc<ExecutorServer<ProxyBackend>>,
+    /// The index of the core this copy is for (its backend pools are that core's).
+    pub(crate) core: usize,
 }
 
 /// Binds this core's listener on the database address.
@@ -36,10 +38,11 @@ pub(crate) fn bind(spec: &MysqlSpec) -> anyhow::Result<TcpListener> {
 /// Accepts MySQL clients on `listener` until shutdown, serving each on this core.
 pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc<CoreContext>) {
     let streams = Rc::new(BackendSockets::new(glommio_stream));
+    let core_index = spec.core;
     while let Some(stream) = accept(&listener, &core.shutdown).await {
         let (server, streams) = (Arc::clone(&spec.server), Rc::clone(&streams));
         spawn_contained("MySQL", async move {
-            if let Err(err) = serve(stream, &server, &streams).await {
+            if let Err(err) = serve(stream, &server, core_index, &streams).await {
                 log::debug!("mysql client dropped: {err}");
             }
         });
@@ -49,6 +52,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc
 async fn serve(
     stream: TcpStream,
     server: &ExecutorServer<ProxyBackend>,
+    core: usize,
     streams: &BackendSockets<TcpStream>,
 ) -> io::Result<()> {
     let config = server.config();
@@ -61,7 +65,7 @@ async fn serve(
     let blocking = std::net::TcpStream::from(socket2::SockRef::from(&stream).try_clone()?);
     blocking.set_nonblocking(false)?;
     let blocking = dbwire::protocol::stream::ClientStream::Tcp(blocking);
-    server.serve(stream, blocking, &peer, streams).await;
+    server.serve(stream, blocking, &peer, core, streams).await;
     Ok(())
 }
 

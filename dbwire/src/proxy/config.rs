@@ -20,6 +20,9 @@ pub struct ProxyConfig {
     /// Credentials clients log in with: (user, password). Empty means the upstream URL's
     /// user and password.
     pub users: Vec<(String, String)>,
+    /// Executor cores serving clients: each upstream gets a pool per core, sharing the
+    /// configured sizes (see `Upstreams`).
+    pub cores: usize,
 }
 
 /// Limits of one upstream's pool of backend connections.

@@ -113,6 +113,7 @@ impl ProxyBackend {
             config.replicas,
             &config.pool,
             config.routing,
+            config.cores,
         ));
         let stats = Arc::new(QueryStats::new(config.stats));
         let (explainer, _explain_thread) =
@@ -147,11 +148,7 @@ impl ProxyBackend {
 
     /// Pool numbers of every upstream, primary first.
     pub fn pools(&self) -> Vec<PoolSnapshot> {
-        self.shared
-            .upstreams
-            .pools()
-            .map(|pool| pool.snapshot())
-            .collect()
+        self.shared.upstreams.pool_snapshots()
     }
 
     /// Replica rotation and lag.
@@ -193,7 +190,6 @@ impl Backend for ProxyBackend {
     fn server_version(&self) -> String {
         self.shared
             .upstreams
-            .primary()
             .announced_version()
             .unwrap_or_else(|| crate::protocol::constants::SERVER_VERSION.to_owned())
     }

@@ -124,6 +124,29 @@ pub struct PoolSnapshot {
     pub discarded: u64,
 }
 
+impl PoolSnapshot {
+    /// The numbers of two pools of the same upstream (two cores' pools) added up; the
+    /// upstream is up when both say so.
+    pub fn merge(self, other: PoolSnapshot) -> PoolSnapshot {
+        PoolSnapshot {
+            up: self.up && other.up,
+            last_error: self.last_error.or(other.last_error),
+            total: self.total + other.total,
+            idle: self.idle + other.idle,
+            active: self.active + other.active,
+            waiting: self.waiting + other.waiting,
+            max_connections: self.max_connections + other.max_connections,
+            connects: self.connects + other.connects,
+            connect_errors: self.connect_errors + other.connect_errors,
+            acquired: self.acquired + other.acquired,
+            wait_timeouts: self.wait_timeouts + other.wait_timeouts,
+            wait_micros: self.wait_micros + other.wait_micros,
+            discarded: self.discarded + other.discarded,
+            ..self
+        }
+    }
+}
+
 impl Pool {
     /// A pool for `options`; connections are opened on demand and by [`Pool::maintain`].
     pub fn new(role: Role, options: ConnectOptions, config: PoolConfig) -> Pool {
@@ -142,6 +165,11 @@ impl Pool {
             counters: PoolCounters::default(),
             announced_version: Mutex::new(None),
         }
+    }
+
+    /// The pool's limits.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
     }
 
     /// Primary or replica.

@@ -75,6 +75,8 @@ pub struct ProxySession {
     /// `KILL` from another session sees of this one.
     thread_id: u32,
     pub(super) handle: Arc<SessionHandle>,
+    /// The executor core serving the client: its pools lend the backend connections.
+    core: usize,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -111,6 +113,7 @@ impl ProxySession {
             multi_statements: client.capabilities & capabilities::MULTI_STATEMENTS != 0,
             thread_id: client.connection_id,
             handle,
+            core: client.core,
             prepared: HashMap::new(),
             shared,
         }
@@ -174,11 +177,11 @@ impl ProxySession {
             .last_write
             .is_some_and(|at| at.elapsed() < routing.sticky_after_write);
         if info.route == Route::Read && routing.read_write_split && !sticky {
-            if let Some(replica) = upstreams.pick_replica() {
+            if let Some(replica) = upstreams.pick_replica_for(self.core) {
                 return Target::Pool(Arc::clone(replica));
             }
         }
-        Target::Pool(Arc::clone(upstreams.primary()))
+        Target::Pool(Arc::clone(upstreams.primary_for(self.core)))
     }
 
     /// The pinned connection if there is one, else the primary (for session commands).
@@ -186,7 +189,7 @@ impl ProxySession {
         if self.pinned.is_some() {
             Target::Pinned
         } else {
-            Target::Pool(Arc::clone(self.shared.upstreams.primary()))
+            Target::Pool(Arc::clone(self.shared.upstreams.primary_for(self.core)))
         }
     }
 
@@ -199,18 +202,18 @@ impl ProxySession {
                 None => self
                     .shared
                     .upstreams
-                    .primary()
+                    .primary_for(self.core)
                     .acquire_for(self.behaviour)?,
             },
             Target::Pool(pool) => match pool.acquire_for(self.behaviour) {
                 Ok(connection) => connection,
-                Err(error) if Arc::ptr_eq(&pool, self.shared.upstreams.primary()) => {
+                Err(error) if Arc::ptr_eq(&pool, self.shared.upstreams.primary_for(self.core)) => {
                     return Err(error)
                 }
                 Err(_) => self
                     .shared
                     .upstreams
-                    .primary()
+                    .primary_for(self.core)
                     .acquire_for(self.behaviour)?,
             },
         };

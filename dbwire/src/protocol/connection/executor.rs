@@ -100,6 +100,7 @@ pub(crate) async fn serve<B, C, S>(
     client: C,
     blocking: ClientStream,
     connection_id: u32,
+    core: usize,
     streams: &BackendSockets<S>,
 ) -> Result<(), ConnectionError>
 where
@@ -110,7 +111,7 @@ where
     let helper = Helper::spawn(format!("mysql-conn-{connection_id}"))?;
     let login_shared = Arc::clone(shared);
     let connection = helper
-        .run(move || log_in(blocking, &login_shared, connection_id))
+        .run(move || log_in(blocking, &login_shared, connection_id, core))
         .await
         .ok_or_else(Helper::lost)??;
     let mut connection = Box::new(connection);

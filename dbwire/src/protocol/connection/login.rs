@@ -51,6 +51,7 @@ pub(super) fn login<B: Backend>(
     io: &mut Io,
     shared: &Shared<B>,
     connection_id: u32,
+    core: usize,
 ) -> Result<LoggedIn<B::Session>, ConnectionError> {
     let nonce = generate_nonce().map_err(ConnectionError::Random)?;
     send_greeting(io, shared, connection_id, &nonce)?;
@@ -74,6 +75,7 @@ pub(super) fn login<B: Backend>(
         connection_id,
         capabilities: response.capabilities & capabilities::SERVER,
         collation: response.charset,
+        core,
     };
     let credentials = Credentials {
         user: &response.user,

@@ -111,17 +111,19 @@ pub(crate) fn serve_connection<B: Backend>(
     shared: &Arc<Shared<B>>,
     connection_id: u32,
 ) -> Result<(), ConnectionError> {
-    let mut connection = log_in(stream, shared, connection_id)?;
+    let mut connection = log_in(stream, shared, connection_id, 0)?;
     connection
         .run()
         .map_err(|error| linger_if_refused(error, connection.io.writer()))
 }
 
-/// Runs the login exchange on `stream`; the logged-in connection is ready for commands.
+/// Runs the login exchange on `stream` for a client served by executor `core`; the
+/// logged-in connection is ready for commands.
 fn log_in<B: Backend>(
     stream: ClientStream,
     shared: &Arc<Shared<B>>,
     connection_id: u32,
+    core: usize,
 ) -> Result<Connection<B>, ConnectionError> {
     let config = &shared.config;
     stream.set_write_timeout(Some(config.write_timeout))?;
@@ -129,7 +131,7 @@ fn log_in<B: Backend>(
     let login_deadline = Instant::now() + config.connect_timeout;
     let reader = BufReader::new(DeadlineReader::new(stream.try_clone()?, login_deadline));
     let mut io = PacketIo::new(reader, stream, LOGIN_MAX_PAYLOAD.min(config.max_packet));
-    let logged_in = match login::login(&mut io, shared, connection_id) {
+    let logged_in = match login::login(&mut io, shared, connection_id, core) {
         Ok(logged_in) => logged_in,
         Err(error) => return Err(linger_if_refused(error, io.writer())),
     };
