@@ -455,7 +455,7 @@ pub struct MysqlConfig {
     pub slow_query_threshold: Timeout,
     /// Slow queries kept.
     pub slow_log_entries: usize,
-    /// Distinct query digests tracked.
+    /// Distinct query digests tracked, per core.
     pub max_digests: usize,
     /// `[db.mysql.replicas]`: read replicas.
     pub replicas: ReplicasConfig,

@@ -98,7 +98,8 @@ pub struct StatsConfig {
     pub slow_query_threshold: Duration,
     /// Slow queries kept (the oldest are dropped).
     pub slow_log_entries: usize,
-    /// Distinct digests tracked; statements of further digests are counted but not listed.
+    /// Distinct digests each core tracks; statements of further digests are counted but not
+    /// listed.
     pub max_digests: usize,
 }
 

@@ -115,7 +115,7 @@ impl ProxyBackend {
             config.routing,
             config.cores,
         ));
-        let stats = Arc::new(QueryStats::new(config.stats));
+        let stats = Arc::new(QueryStats::new(config.stats, config.cores));
         let (explainer, _explain_thread) =
             Explainer::start(Arc::clone(&upstreams), Arc::clone(&stats))?;
         let stop = Arc::new(AtomicBool::new(false));

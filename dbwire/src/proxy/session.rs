@@ -375,6 +375,7 @@ impl ProxySession {
         }
         let stats = &self.shared.stats;
         let slow_id = stats.record(&Execution {
+            core: self.core,
             hostgroup,
             schema: self.schema.as_deref().unwrap_or(""),
             user: &self.user,

@@ -1,9 +1,13 @@
 //! Per-digest statistics (ProxySQL's `stats_mysql_query_digest`), the slow-query log and the
 //! proxy's query counters.
+//!
+//! Each executor core counts in tables of its own, so that recording a statement touches no
+//! memory another core writes; readers (the node API, metrics) add the cores up, so their
+//! answers are exact. Only the slow log, written for slow statements, is shared.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,15 +16,14 @@ use serde::Serialize;
 use super::analysis::Digest;
 use super::config::StatsConfig;
 
-/// Digest-table shards: statements of different digests rarely wait on each other.
-const SHARDS: usize = 16;
-
 /// Longest statement text kept in a slow-log entry.
 const MAX_LOGGED_QUERY: usize = 4096;
 
 /// One finished statement, as the session reports it.
 #[derive(Debug)]
 pub struct Execution<'a> {
+    /// The executor core whose session ran it (its tables count it).
+    pub core: usize,
     /// Hostgroup it ran on (0 primary, 1 replicas).
     pub hostgroup: u32,
     /// Schema selected when it ran.
@@ -147,38 +150,46 @@ struct DigestEntry {
 #[derive(Debug)]
 pub struct QueryStats {
     config: StatsConfig,
-    shards: Vec<Mutex<HashMap<u64, DigestEntry>>>,
-    digests: AtomicUsize,
-    untracked: AtomicU64,
-    hostgroups: [HostgroupTotals; 2],
+    cores: Vec<CoreStats>,
     slow: Mutex<VecDeque<SlowQuery>>,
     slow_total: AtomicU64,
 }
 
+/// One core's digest table and totals (aligned so that two cores' never share a cache line).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct CoreStats {
+    digests: Mutex<HashMap<u64, DigestEntry>>,
+    untracked: AtomicU64,
+    hostgroups: [HostgroupTotals; 2],
+}
+
 impl QueryStats {
-    /// Empty statistics.
-    pub fn new(config: StatsConfig) -> QueryStats {
+    /// Empty statistics for sessions on `cores` executor cores.
+    pub fn new(config: StatsConfig, cores: usize) -> QueryStats {
         QueryStats {
             config,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            digests: AtomicUsize::new(0),
-            untracked: AtomicU64::new(0),
-            hostgroups: Default::default(),
+            cores: (0..cores.max(1)).map(|_| CoreStats::default()).collect(),
             slow: Mutex::new(VecDeque::new()),
             slow_total: AtomicU64::new(0),
         }
     }
 
+    fn core(&self, core: usize) -> &CoreStats {
+        &self.cores[core % self.cores.len()]
+    }
+
     /// Records a statement; returns the slow-log id when it was slow.
     pub fn record(&self, execution: &Execution<'_>) -> Option<u64> {
         let micros = duration_micros(execution.elapsed);
-        let totals = &self.hostgroups[usize::from(execution.hostgroup != 0)];
+        let core = self.core(execution.core);
+        let totals = &core.hostgroups[usize::from(execution.hostgroup != 0)];
         totals.queries.fetch_add(1, Ordering::Relaxed);
         totals.micros.fetch_add(micros, Ordering::Relaxed);
         if execution.failed {
             totals.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.record_digest(execution, micros);
+        self.record_digest(core, execution, micros);
         (execution.elapsed >= self.config.slow_query_threshold).then(|| self.log_slow(execution))
     }
 
@@ -193,18 +204,20 @@ impl QueryStats {
         }
     }
 
-    /// The digest table, busiest digests first.
+    /// The digest table, busiest digests first (each core's rows of a digest added up).
     pub fn digests(&self) -> Vec<DigestRow> {
-        let mut rows: Vec<DigestRow> = self
-            .shards
-            .iter()
-            .flat_map(|shard| {
-                lock(shard)
-                    .values()
-                    .map(|entry| entry.row.clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut merged: HashMap<u64, DigestRow> = HashMap::new();
+        for core in &self.cores {
+            for (key, entry) in lock(&core.digests).iter() {
+                match merged.get_mut(key) {
+                    Some(row) => add_row(row, &entry.row),
+                    None => {
+                        merged.insert(*key, entry.row.clone());
+                    }
+                }
+            }
+        }
+        let mut rows: Vec<DigestRow> = merged.into_values().collect();
         rows.sort_by(|a, b| b.sum_time.cmp(&a.sum_time).then(a.digest.cmp(&b.digest)));
         rows
     }
@@ -216,25 +229,32 @@ impl QueryStats {
 
     /// Proxy-wide totals.
     pub fn totals(&self) -> Totals {
-        let [primary, replica] = &self.hostgroups;
+        let sum = |value: &dyn Fn(&CoreStats) -> u64| self.cores.iter().map(value).sum::<u64>();
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut digests = std::collections::HashSet::new();
+        for core in &self.cores {
+            digests.extend(lock(&core.digests).keys().copied());
+        }
         Totals {
-            primary_queries: primary.queries.load(Ordering::Relaxed),
-            replica_queries: replica.queries.load(Ordering::Relaxed),
-            primary_errors: primary.errors.load(Ordering::Relaxed),
-            replica_errors: replica.errors.load(Ordering::Relaxed),
-            primary_micros: primary.micros.load(Ordering::Relaxed),
-            replica_micros: replica.micros.load(Ordering::Relaxed),
+            primary_queries: sum(&|core| load(&core.hostgroups[0].queries)),
+            replica_queries: sum(&|core| load(&core.hostgroups[1].queries)),
+            primary_errors: sum(&|core| load(&core.hostgroups[0].errors)),
+            replica_errors: sum(&|core| load(&core.hostgroups[1].errors)),
+            primary_micros: sum(&|core| load(&core.hostgroups[0].micros)),
+            replica_micros: sum(&|core| load(&core.hostgroups[1].micros)),
             slow_queries: self.slow_total.load(Ordering::Relaxed),
-            digests: self.digests.load(Ordering::Relaxed) as u64,
-            untracked: self.untracked.load(Ordering::Relaxed),
+            digests: digests.len() as u64,
+            untracked: sum(&|core| load(&core.untracked)),
         }
     }
 
-    fn record_digest(&self, execution: &Execution<'_>, micros: u64) {
+    /// Counts `execution` in `core`'s row of its digest; each core's table holds at most
+    /// `max_digests` rows.
+    fn record_digest(&self, core: &CoreStats, execution: &Execution<'_>, micros: u64) {
         let key = digest_key(execution);
         let now = unix_seconds();
-        let mut shard = lock(&self.shards[(key % SHARDS as u64) as usize]);
-        if let Some(entry) = shard.get_mut(&key) {
+        let mut digests = lock(&core.digests);
+        if let Some(entry) = digests.get_mut(&key) {
             let row = &mut entry.row;
             row.count_star += 1;
             row.last_seen = now;
@@ -245,12 +265,11 @@ impl QueryStats {
             row.sum_rows_sent += execution.rows_sent;
             return;
         }
-        if self.digests.load(Ordering::Relaxed) >= self.config.max_digests {
-            self.untracked.fetch_add(1, Ordering::Relaxed);
+        if digests.len() >= self.config.max_digests {
+            core.untracked.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.digests.fetch_add(1, Ordering::Relaxed);
-        shard.insert(
+        digests.insert(
             key,
             DigestEntry {
                 row: first_row(execution, micros, now),
@@ -286,6 +305,18 @@ impl QueryStats {
     fn lock_slow(&self) -> MutexGuard<'_, VecDeque<SlowQuery>> {
         lock(&self.slow)
     }
+}
+
+/// Adds another core's counts of the same digest row to `row`.
+fn add_row(row: &mut DigestRow, other: &DigestRow) {
+    row.count_star += other.count_star;
+    row.first_seen = row.first_seen.min(other.first_seen);
+    row.last_seen = row.last_seen.max(other.last_seen);
+    row.sum_time += other.sum_time;
+    row.min_time = row.min_time.min(other.min_time);
+    row.max_time = row.max_time.max(other.max_time);
+    row.sum_rows_affected += other.sum_rows_affected;
+    row.sum_rows_sent += other.sum_rows_sent;
 }
 
 fn first_row(execution: &Execution<'_>, micros: u64, now: u64) -> DigestRow {
@@ -355,6 +386,7 @@ mod tests {
 
     fn execution<'a>(digest: &'a Digest, elapsed_ms: u64, hostgroup: u32) -> Execution<'a> {
         Execution {
+            core: 0,
             hostgroup,
             schema: "app",
             user: "ephpm",
@@ -377,7 +409,7 @@ mod tests {
 
     #[test]
     fn executions_of_one_digest_share_a_row() {
-        let stats = QueryStats::new(StatsConfig::default());
+        let stats = QueryStats::new(StatsConfig::default(), 1);
         let digest = digest();
         stats.record(&execution(&digest, 2, 1));
         stats.record(&execution(&digest, 4, 1));
@@ -402,7 +434,7 @@ mod tests {
             slow_log_entries: 2,
             max_digests: 100,
         };
-        let stats = QueryStats::new(config);
+        let stats = QueryStats::new(config, 1);
         let digest = digest();
         assert_eq!(stats.record(&execution(&digest, 1, 0)), None);
         let ids: Vec<_> = (0..3)
@@ -423,7 +455,7 @@ mod tests {
             max_digests: 1,
             ..StatsConfig::default()
         };
-        let stats = QueryStats::new(config);
+        let stats = QueryStats::new(config, 1);
         let first = digest();
         let second = Digest {
             hash: 7,
@@ -433,6 +465,37 @@ mod tests {
         stats.record(&execution(&second, 1, 0));
         assert_eq!(stats.digests().len(), 1);
         assert_eq!(stats.totals().untracked, 1);
+    }
+
+    #[test]
+    fn cores_count_apart_and_read_as_one() {
+        let stats = QueryStats::new(StatsConfig::default(), 2);
+        let digest = digest();
+        for (core, elapsed_ms) in [(0, 2), (1, 5), (1, 1), (2, 3)] {
+            stats.record(&Execution {
+                core,
+                ..execution(&digest, elapsed_ms, 0)
+            });
+        }
+        assert_eq!(
+            lock(&stats.cores[1].digests)
+                .values()
+                .next()
+                .map(|entry| entry.row.count_star),
+            Some(2),
+            "core 1 counted its own two statements"
+        );
+        let rows = stats.digests();
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.count_star, 4, "core 2 wraps around to core 0");
+        assert_eq!(
+            (row.sum_time, row.min_time, row.max_time),
+            (11_000, 1_000, 5_000)
+        );
+        assert_eq!(row.sum_rows_sent, 4);
+        let totals = stats.totals();
+        assert_eq!((totals.primary_queries, totals.digests), (4, 1));
     }
 
     #[test]
