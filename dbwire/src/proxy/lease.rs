@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::analysis::{self, Digest, Route, StatementInfo};
+use super::analysis::{Digest, Route, StatementInfo};
 use super::kill;
 use super::pool::PooledConnection;
 use super::session::{lost, only_sets_session_variables, Command, ProxySession, Summary, Target};
@@ -117,7 +117,7 @@ impl ProxySession {
 impl Leasing for ProxySession {
     fn lease_query(&mut self, raw: &[u8]) -> Option<Lease> {
         let sql = String::from_utf8_lossy(raw).into_owned();
-        let analysis = analysis::inspect(&sql);
+        let analysis = self.shared.text_analysis(self.core, &sql);
         if only_sets_session_variables(&sql, &analysis.1) || kill::parse(&sql).is_some() {
             return None;
         }
@@ -125,7 +125,7 @@ impl Leasing for ProxySession {
         let mut payload = Vec::with_capacity(1 + raw.len());
         payload.push(commands::QUERY);
         payload.extend_from_slice(raw);
-        Some(self.lease(connection, Arc::new(analysis), sql, Command::Query, payload))
+        Some(self.lease(connection, analysis, sql, Command::Query, payload))
     }
 
     fn lease_execute(&mut self, sql: &str, execute: &mut ForwardedExecute) -> Option<Lease> {

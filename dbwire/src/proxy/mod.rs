@@ -33,6 +33,7 @@ pub use session::ProxySession;
 pub use stats::{DigestRow, QueryStats, SlowQuery, Totals};
 pub use upstreams::ReplicaSnapshot;
 
+use self::analysis::AnalysisCache;
 use self::explain::Explainer;
 use self::upstreams::Upstreams;
 use crate::backend::{AuthResponse, Backend, ClientInfo, DbError, QueryResult, Value};
@@ -50,12 +51,27 @@ struct Shared {
     known_schemas: Mutex<HashSet<String>>,
     /// Client sessions by thread id, for `KILL`.
     sessions: kill::Sessions,
+    /// Each core's cache of text statements' digests and analyses.
+    analyses: Vec<Mutex<AnalysisCache>>,
     /// Collation ids clients named in their handshake: (character set, collation) as the
     /// primary knows them, or `None` when it does not.
     collations: Mutex<HashMap<u8, Option<(String, String)>>>,
 }
 
+/// Text statements whose analysis each core keeps (twice as many at most, see
+/// [`AnalysisCache`]).
+const ANALYSES_PER_CORE: usize = 256;
+
 impl Shared {
+    /// The digest and analysis of text statement `sql`, from `core`'s cache.
+    fn text_analysis(
+        &self,
+        core: usize,
+        sql: &str,
+    ) -> Arc<(analysis::Digest, analysis::StatementInfo)> {
+        lock(&self.analyses[core % self.analyses.len()]).inspect(sql)
+    }
+
     /// The character set and name of collation `id`, asked of the primary once.
     fn collation(&self, id: u8) -> Option<(String, String)> {
         if let Some(known) = lock(&self.collations).get(&id) {
@@ -139,6 +155,9 @@ impl ProxyBackend {
                 known_schemas: Mutex::new(HashSet::new()),
                 collations: Mutex::new(HashMap::new()),
                 sessions: kill::Sessions::default(),
+                analyses: (0..config.cores.max(1))
+                    .map(|_| Mutex::new(AnalysisCache::new(ANALYSES_PER_CORE)))
+                    .collect(),
             }),
             users,
             stop,

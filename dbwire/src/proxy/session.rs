@@ -57,7 +57,7 @@ pub(super) enum Target {
 
 /// A client session of the proxy backend.
 pub struct ProxySession {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     user: String,
     client_address: String,
     pub(super) schema: Option<String>,
@@ -76,7 +76,7 @@ pub struct ProxySession {
     thread_id: u32,
     pub(super) handle: Arc<SessionHandle>,
     /// The executor core serving the client: its pools lend the backend connections.
-    core: usize,
+    pub(super) core: usize,
     /// Digest and analysis of the prepared statements' SQL, made once per text.
     prepared: HashMap<String, Arc<(Digest, StatementInfo)>>,
 }
@@ -520,12 +520,13 @@ impl Session for ProxySession {
         if let Some(kill) = kill::parse(sql) {
             return vec![self.kill(kill)];
         }
-        let (digest, info) = analysis::inspect(sql);
-        if only_sets_session_variables(sql, &info) {
-            return vec![self.set_session_variables(&info)];
+        let analysis = self.shared.text_analysis(self.core, sql);
+        let (digest, info) = &*analysis;
+        if only_sets_session_variables(sql, info) {
+            return vec![self.set_session_variables(info)];
         }
         let query = |connection: &mut PooledConnection| connection.query(sql).map(Ok);
-        match self.run(sql, (&digest, &info), query, summarize_results) {
+        match self.run(sql, (digest, info), query, summarize_results) {
             Ok(results) => results,
             Err(error) => vec![Err(error)],
         }
@@ -703,13 +704,14 @@ impl Relay for ProxySession {
     fn relay_query(&mut self, raw: &[u8], reply: &mut dyn ReplySink) -> Option<io::Result<()>> {
         // Analysis reads text; the statement goes on as the client's bytes.
         let sql = String::from_utf8_lossy(raw);
-        let (digest, info) = analysis::inspect(&sql);
-        if only_sets_session_variables(&sql, &info) || kill::parse(&sql).is_some() {
+        let analysis = self.shared.text_analysis(self.core, &sql);
+        let (digest, info) = &*analysis;
+        if only_sets_session_variables(&sql, info) || kill::parse(&sql).is_some() {
             return None;
         }
         Some(self.relay_command(
             &sql,
-            (&digest, &info),
+            (digest, info),
             Command::Query,
             reply,
             &mut |connection, client| connection.relay_query(raw, client).map(Ok),

@@ -15,6 +15,7 @@
 //! quoted identifiers and comments never count; executable comments (`/*!40101 ... */`)
 //! are code, as they are to the server.
 
+mod cache;
 mod digest;
 mod effects;
 mod keywords;
@@ -27,6 +28,7 @@ mod tokens;
 #[cfg(test)]
 mod tests;
 
+pub use cache::AnalysisCache;
 pub use digest::{digest, digest_hash, Digest, MAX_DIGEST_LEN};
 pub use effects::{Boundary, SessionEffects, SessionVariable};
 pub use route::Route;
