@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, DbError};
 use crate::protocol::auth::AuthPlugin;
-pub use crate::protocol::connection::executor::BackendSockets;
+pub use crate::protocol::connection::executor::{BackendSockets, ExecutorCore};
+pub use crate::protocol::connection::BlockingPool;
 use crate::protocol::connection::{executor, serve_connection, ConnectionError, Shared};
 use crate::protocol::constants::errors;
 use crate::protocol::packet::{PacketError, PacketIo};
@@ -240,15 +241,13 @@ impl<B: Backend> ExecutorServer<B> {
 
     /// Serves one accepted client until it quits: `client` is its non-blocking stream on
     /// the calling executor, `blocking` another handle on the same socket (blocking mode)
-    /// for the connection's thread, `core` the index of the calling executor, `streams` its
-    /// handles on backend sockets.
+    /// for blocking work, `core` what the calling executor keeps for its clients.
     pub async fn serve<C, S>(
         &self,
         client: C,
         blocking: ClientStream,
         peer: &str,
-        core: usize,
-        streams: &BackendSockets<S>,
+        core: &ExecutorCore<S>,
     ) where
         C: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
         S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
@@ -264,7 +263,7 @@ impl<B: Backend> ExecutorServer<B> {
         }
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         log::debug!("mysql connection {id} from {peer}");
-        match executor::serve(&self.shared, client, blocking, id, core, streams).await {
+        match executor::serve(&self.shared, client, blocking, id, core).await {
             Ok(()) => log::debug!("mysql connection {id} closed"),
             Err(error) => log_ending(id, peer, &error),
         }

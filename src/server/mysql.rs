@@ -1,7 +1,7 @@
 //! The built-in database's MySQL clients on a core (proxy mode): the core's own listener on
 //! the database address, each client a task on the core's executor. Statements the proxy
 //! can relay without blocking are relayed here on io_uring; logins and everything that may
-//! block run on a thread of the client's own (see `dbwire::server::ExecutorServer`).
+//! block run on the core's threads for blocking work (see `dbwire::server::ExecutorServer`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use dbwire::proxy::ProxyBackend;
-use dbwire::server::{BackendSockets, ExecutorServer};
+use dbwire::server::{ExecutorCore, ExecutorServer};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::server::core::{accept, spawn_contained, CoreContext};
@@ -37,12 +37,11 @@ pub(crate) fn bind(spec: &MysqlSpec) -> anyhow::Result<TcpListener> {
 
 /// Accepts MySQL clients on `listener` until shutdown, serving each on this core.
 pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc<CoreContext>) {
-    let streams = Rc::new(BackendSockets::new(glommio_stream));
-    let core_index = spec.core;
+    let executor_core = Rc::new(ExecutorCore::new(spec.core, glommio_stream));
     while let Some(stream) = accept(&listener, &core.shutdown).await {
-        let (server, streams) = (Arc::clone(&spec.server), Rc::clone(&streams));
+        let (server, executor_core) = (Arc::clone(&spec.server), Rc::clone(&executor_core));
         spawn_contained("MySQL", async move {
-            if let Err(err) = serve(stream, &server, core_index, &streams).await {
+            if let Err(err) = serve(stream, &server, &executor_core).await {
                 log::debug!("mysql client dropped: {err}");
             }
         });
@@ -52,8 +51,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc
 async fn serve(
     stream: TcpStream,
     server: &ExecutorServer<ProxyBackend>,
-    core: usize,
-    streams: &BackendSockets<TcpStream>,
+    core: &ExecutorCore<TcpStream>,
 ) -> io::Result<()> {
     let config = server.config();
     stream.set_nodelay(true)?;
@@ -65,7 +63,7 @@ async fn serve(
     let blocking = std::net::TcpStream::from(socket2::SockRef::from(&stream).try_clone()?);
     blocking.set_nonblocking(false)?;
     let blocking = dbwire::protocol::stream::ClientStream::Tcp(blocking);
-    server.serve(stream, blocking, &peer, core, streams).await;
+    server.serve(stream, blocking, &peer, core).await;
     Ok(())
 }
 

@@ -2,21 +2,20 @@
 //! reads every command and relays the proxy's statements itself on non-blocking sockets
 //! (leases, see [`crate::proxy::Lease`]); whatever may block (the login, statements whose
 //! backend connection must be opened, waited for or aligned, SQLite work, rare commands)
-//! runs on a thread that belongs to the connection, with the same code as a connection
-//! served wholly on a thread. The connection state moves to that thread and back with the
+//! runs on one of the core's threads for blocking work ([`BlockingPool`]), with the same
+//! code as a connection served wholly on a thread. The connection state moves to that thread and back with the
 //! command; bytes one side received and did not read go with it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::TcpStream;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc, Weak};
-use std::thread;
+use std::sync::{Arc, Weak};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
+use super::blocking::BlockingPool;
 use super::{
     idle_timeout_error, linger_if_refused, log_in, packet_error_reply, Connection, ConnectionError,
     Flow, Shared,
@@ -93,27 +92,53 @@ fn key(liveness: &Weak<()>) -> usize {
     liveness.as_ptr() as usize
 }
 
+/// What one executor core keeps for its MySQL clients: its index, its streams on backend
+/// sockets and its threads for blocking work.
+pub struct ExecutorCore<S> {
+    index: usize,
+    sockets: BackendSockets<S>,
+    threads: BlockingPool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ExecutorCore<S> {
+    /// Core `index`, making its streams on backend sockets with `open` (see
+    /// [`BackendSockets::new`]).
+    pub fn new(index: usize, open: fn(TcpStream) -> io::Result<S>) -> ExecutorCore<S> {
+        ExecutorCore {
+            index,
+            sockets: BackendSockets::new(open),
+            threads: BlockingPool::new(&format!("db-{index}")),
+        }
+    }
+
+    /// The core's threads for blocking work.
+    pub fn threads(&self) -> &BlockingPool {
+        &self.threads
+    }
+}
+
 /// Serves one client accepted on an executor: `client` is its non-blocking stream,
-/// `blocking` a second handle on the same socket for the connection's thread.
+/// `blocking` a second handle on the same socket for the core's threads.
 pub(crate) async fn serve<B, C, S>(
     shared: &Arc<Shared<B>>,
     client: C,
     blocking: ClientStream,
     connection_id: u32,
-    core: usize,
-    streams: &BackendSockets<S>,
+    core: &ExecutorCore<S>,
 ) -> Result<(), ConnectionError>
 where
     B: Backend,
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let helper = Helper::spawn(format!("mysql-conn-{connection_id}"))?;
+    let helper = &core.threads;
+    let streams = &core.sockets;
+    let core = core.index;
     let login_shared = Arc::clone(shared);
     let connection = helper
         .run(move || log_in(blocking, &login_shared, connection_id, core))
         .await
-        .ok_or_else(Helper::lost)??;
+        .ok_or_else(lost)??;
     let mut connection = Box::new(connection);
     if connection.io.is_compressed() {
         // Compressed packets are framed on the thread only: the whole connection runs there.
@@ -124,13 +149,13 @@ where
                     .map_err(|error| linger_if_refused(error, connection.io.writer()))
             })
             .await
-            .ok_or_else(Helper::lost)?;
+            .ok_or_else(lost)?;
     }
     let mut client = AsyncPackets::new(client, shared.config.max_packet);
     let mut served = Served {
         connection: Some(connection),
         client: &mut client,
-        helper: &helper,
+        helper,
         streams,
     };
     let ended = served.run().await;
@@ -141,43 +166,9 @@ where
     ended
 }
 
-/// The thread a connection runs its blocking work on, one job at a time.
-struct Helper {
-    jobs: mpsc::Sender<Box<dyn FnOnce() + Send>>,
-}
-
-impl Helper {
-    fn spawn(name: String) -> io::Result<Helper> {
-        let (jobs, queue) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        thread::Builder::new().name(name).spawn(move || {
-            while let Ok(job) = queue.recv() {
-                if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(job)) {
-                    log::error!(
-                        "mysql connection thread panicked: {}",
-                        crate::server::panic_message(&panic)
-                    );
-                    return;
-                }
-            }
-        })?;
-        Ok(Helper { jobs })
-    }
-
-    /// Runs `job` on the thread; `None` if it panicked (the thread is then gone).
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let (done, outcome) = async_channel::bounded(1);
-        let sent = self.jobs.send(Box::new(move || {
-            let _ = done.send_blocking(job());
-        }));
-        if sent.is_err() {
-            return None;
-        }
-        outcome.recv().await.ok()
-    }
-
-    fn lost() -> ConnectionError {
-        ConnectionError::Io(io::Error::other("the connection's thread panicked"))
-    }
+/// The error for a connection whose blocking work panicked (its state is lost with it).
+fn lost() -> ConnectionError {
+    ConnectionError::Io(io::Error::other("the connection's blocking work panicked"))
 }
 
 /// A logged-in connection's command loop on the executor.
@@ -185,7 +176,7 @@ struct Served<'a, B: Backend, C, S> {
     /// The connection's state; `None` only if its thread panicked with it.
     connection: Option<Box<Connection<B>>>,
     client: &'a mut AsyncPackets<C>,
-    helper: &'a Helper,
+    helper: &'a BlockingPool,
     streams: &'a BackendSockets<S>,
 }
 
@@ -238,7 +229,7 @@ where
     /// Answers the command on the connection's thread, moving the connection and the
     /// unread bytes there and back.
     async fn on_thread(&mut self, payload: &mut Vec<u8>) -> Result<Flow, ConnectionError> {
-        let mut connection = self.connection.take().ok_or_else(Helper::lost)?;
+        let mut connection = self.connection.take().ok_or_else(lost)?;
         let unread = self.client.take_buffered();
         let sequence = self.client.sequence();
         let command = std::mem::take(payload);
@@ -252,7 +243,7 @@ where
                 (connection, flow, unread, command)
             })
             .await;
-        let (connection, flow, unread, command) = answered.ok_or_else(Helper::lost)?;
+        let (connection, flow, unread, command) = answered.ok_or_else(lost)?;
         self.connection = Some(connection);
         self.client.unread(&unread);
         *payload = command;

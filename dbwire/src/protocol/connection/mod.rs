@@ -1,9 +1,11 @@
 //! One client connection, from greeting to COM_QUIT: the login exchange, then a loop that
 //! reads a command, runs it on the backend [`Session`] and writes the reply.
 
+mod blocking;
 mod commands;
 mod deadline;
 pub(crate) mod executor;
+pub use blocking::BlockingPool;
 mod login;
 mod prepared;
 mod statements;
