@@ -2,7 +2,7 @@
 //! `ephpm serve` so PHP apps get a database with no setup, or the same server as a proxy to
 //! a real MySQL/MariaDB primary and its replicas (`[db.mysql]`).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,43 +16,48 @@ use dbwire::sqlite::{SqliteBackend, SqliteConfig};
 use dbwire::Backend;
 
 use crate::config::DbConfig;
-use crate::server::mysql::MysqlSpec;
+use crate::server::mysql::{MysqlServer, MysqlSpec};
 
 /// The running database listener.
 pub struct Database {
     stop: StopHandle,
     threads: Vec<JoinHandle<()>>,
     proxy: Option<Arc<ProxyBackend>>,
-    /// Proxy mode: the TCP clients are the cores' (see `src/server/mysql.rs`).
-    executor: Option<MysqlSpec>,
+    /// The TCP clients are the cores' (see `src/server/mysql.rs`).
+    executor: MysqlSpec,
     /// `db.socket`, removed at stop.
     socket_path: Option<PathBuf>,
 }
 
 /// The database listeners, bound but not serving yet.
 pub struct BoundDatabase {
-    listener: TcpListener,
+    /// Holds `db.listen` (bound, not listening) until the cores bind it themselves.
+    reservation: socket2::Socket,
     address: SocketAddr,
     /// `db.socket`, with its path.
     socket: Option<(UnixListener, PathBuf)>,
 }
 
 impl BoundDatabase {
-    /// Binds `db.listen`.
+    /// Binds `db.listen` the way the cores will (`SO_REUSEPORT`), so that a port another
+    /// server holds is an error now, and port 0 becomes the port every core binds.
     pub fn bind(config: &DbConfig) -> anyhow::Result<BoundDatabase> {
-        let listener = TcpListener::bind(config.listen).with_context(|| {
+        let reservation = reserve(config.listen).with_context(|| {
             format!(
                 "binding the database listener to {} (change db.listen, or set db.enabled = false \
                  if another MySQL server owns it)",
                 config.listen
             )
         })?;
-        let address = listener.local_addr()?;
+        let address = reservation
+            .local_addr()?
+            .as_socket()
+            .context("the database listener has no IP address")?;
         let socket = (!config.socket.as_os_str().is_empty())
             .then(|| bind_socket(&config.socket).map(|socket| (socket, config.socket.clone())))
             .transpose()?;
         Ok(BoundDatabase {
-            listener,
+            reservation,
             address,
             socket,
         })
@@ -67,7 +72,7 @@ impl BoundDatabase {
     /// else the embedded SQLite databases.
     pub fn start(self, config: &DbConfig, cores: usize) -> anyhow::Result<Database> {
         let BoundDatabase {
-            listener,
+            reservation,
             address,
             socket,
         } = self;
@@ -77,9 +82,15 @@ impl BoundDatabase {
             None => address.to_string(),
         };
         let socket_path = socket.as_ref().map(|(_, path)| path.clone());
+        // TCP clients are served by the cores, each on its own listener at this address.
+        drop(reservation);
         if config.mysql.url.is_empty() {
             let backend = Arc::new(open_sqlite(config)?);
-            let threads = spawn_listeners(listener, socket, backend, config, &stop)?;
+            let server = MysqlServer::Sqlite(Arc::new(ExecutorServer::new(
+                Arc::clone(&backend),
+                server_config(config),
+            )));
+            let threads = spawn_socket_listener(socket, backend, config, &stop)?;
             log::info!(
                 "database: MySQL protocol on {on}, SQLite files in {}",
                 config.data_dir.display()
@@ -88,7 +99,11 @@ impl BoundDatabase {
                 stop,
                 threads,
                 proxy: None,
-                executor: None,
+                executor: MysqlSpec {
+                    address,
+                    server,
+                    core: 0,
+                },
                 socket_path,
             });
         }
@@ -97,40 +112,29 @@ impl BoundDatabase {
         let backend = Arc::new(
             ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
         );
-        // TCP clients are served by the cores, each on its own listener at this address.
-        drop(listener);
-        let executor = Arc::new(ExecutorServer::new(
+        let server = MysqlServer::Proxy(Arc::new(ExecutorServer::new(
             Arc::clone(&backend),
             server_config(config),
-        ));
-        let threads = match socket {
-            Some(socket) => vec![spawn_socket_listener(
-                socket,
-                Arc::clone(&backend),
-                config,
-                &stop,
-            )?],
-            None => Vec::new(),
-        };
+        )));
+        let threads = spawn_socket_listener(socket, Arc::clone(&backend), config, &stop)?;
         log::info!("database: MySQL protocol on {on}, proxying to {upstreams}");
         Ok(Database {
             stop,
             threads,
             proxy: Some(backend),
-            executor: Some(MysqlSpec {
+            executor: MysqlSpec {
                 address,
-                server: executor,
+                server,
                 core: 0,
-            }),
+            },
             socket_path,
         })
     }
 }
 
 impl Database {
-    /// What the cores need to serve the MySQL clients themselves (proxy mode); `None` when
-    /// threads serve them (SQLite mode).
-    pub fn executor_spec(&self) -> Option<MysqlSpec> {
+    /// What the cores need to serve the MySQL clients.
+    pub fn executor_spec(&self) -> MysqlSpec {
         self.executor.clone()
     }
 
@@ -169,49 +173,37 @@ fn server_config(config: &DbConfig) -> ServerConfig {
     }
 }
 
-/// Starts the accept threads: TCP, and the Unix socket when there is one.
-fn spawn_listeners<B: Backend>(
-    listener: TcpListener,
+/// Serves the Unix socket `db.socket` from a thread of its own, a thread per client.
+fn spawn_socket_listener<B: Backend>(
     socket: Option<(UnixListener, PathBuf)>,
     backend: Arc<B>,
     config: &DbConfig,
     stop: &StopHandle,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let mut threads = Vec::with_capacity(2);
-    let (tcp_backend, tcp_config, tcp_stop) =
-        (Arc::clone(&backend), server_config(config), stop.clone());
-    threads.push(
-        std::thread::Builder::new()
-            .name("db-accept".into())
-            .spawn(move || {
-                if let Err(err) = server::serve(listener, tcp_backend, tcp_config, tcp_stop) {
-                    log::error!("database listener stopped: {err}");
-                }
-            })
-            .context("starting the database thread")?,
-    );
-    if let Some(socket) = socket {
-        threads.push(spawn_socket_listener(socket, backend, config, stop)?);
-    }
-    Ok(threads)
-}
-
-/// Serves the Unix socket `db.socket` from a thread of its own, a thread per client.
-fn spawn_socket_listener<B: Backend>(
-    (socket, path): (UnixListener, PathBuf),
-    backend: Arc<B>,
-    config: &DbConfig,
-    stop: &StopHandle,
-) -> anyhow::Result<JoinHandle<()>> {
+    let Some((socket, path)) = socket else {
+        return Ok(Vec::new());
+    };
     let (unix_config, unix_stop) = (server_config(config), stop.clone());
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("db-accept-unix".into())
         .spawn(move || {
             if let Err(err) = server::serve_unix(socket, path, backend, unix_config, unix_stop) {
                 log::error!("database socket listener stopped: {err}");
             }
         })
-        .context("starting the database socket thread")
+        .context("starting the database socket thread")?;
+    Ok(vec![thread])
+}
+
+/// A TCP socket bound to `address` with `SO_REUSEADDR` and `SO_REUSEPORT`, as the cores'
+/// listeners are (so that the connections they leave in TIME_WAIT do not block a restart).
+fn reserve(address: SocketAddr) -> std::io::Result<socket2::Socket> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&address.into())?;
+    Ok(socket)
 }
 
 fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {

@@ -149,7 +149,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             tls: tls.clone(),
             tls_stats: Arc::clone(&tls_stats),
             acme_tokens: acme_tokens.clone(),
-            mysql: database.as_ref().and_then(Database::executor_spec),
+            mysql: database.as_ref().map(Database::executor_spec),
             worker: worker.as_ref().map(|spec| {
                 Arc::new(handler::WorkerRoute {
                     script: spec.script.clone(),

@@ -1,7 +1,8 @@
-//! The built-in database's MySQL clients on a core (proxy mode): the core's own listener on
-//! the database address, each client a task on the core's executor. Statements the proxy
-//! can relay without blocking are relayed here on io_uring; logins and everything that may
-//! block run on the core's threads for blocking work (see `dbwire::server::ExecutorServer`).
+//! The built-in database's MySQL clients on a core: the core's own listener on the database
+//! address, each client a task on the core's executor. Statements the proxy can relay
+//! without blocking are relayed here on io_uring; logins, SQLite statements and everything
+//! else that may block run on the core's threads for blocking work (see
+//! `dbwire::server::ExecutorServer`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,9 +11,19 @@ use std::sync::Arc;
 
 use dbwire::proxy::ProxyBackend;
 use dbwire::server::{ExecutorCore, ExecutorServer};
+use dbwire::sqlite::SqliteBackend;
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::server::core::{accept, spawn_contained, CoreContext};
+
+/// The database's sessions, limits and counters, shared by every core.
+#[derive(Clone)]
+pub(crate) enum MysqlServer {
+    /// The embedded SQLite databases.
+    Sqlite(Arc<ExecutorServer<SqliteBackend>>),
+    /// The proxy to `db.mysql.url`.
+    Proxy(Arc<ExecutorServer<ProxyBackend>>),
+}
 
 /// What a core needs to serve the database's MySQL clients.
 #[derive(Clone)]
@@ -20,7 +31,7 @@ pub(crate) struct MysqlSpec {
     /// The address every core listens on (`SO_REUSEPORT`).
     pub(crate) address: SocketAddr,
     /// Sessions, limits and counters, shared by every core.
-    pub(crate) server: Arc<ExecutorServer<ProxyBackend>>,
+    pub(crate) server: MysqlServer,
     /// The index of the core this copy is for (its backend pools are that core's).
     pub(crate) core: usize,
 }
@@ -39,7 +50,7 @@ pub(crate) fn bind(spec: &MysqlSpec) -> anyhow::Result<TcpListener> {
 pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc<CoreContext>) {
     let executor_core = Rc::new(ExecutorCore::new(spec.core, glommio_stream));
     while let Some(stream) = accept(&listener, &core.shutdown).await {
-        let (server, executor_core) = (Arc::clone(&spec.server), Rc::clone(&executor_core));
+        let (server, executor_core) = (spec.server.clone(), Rc::clone(&executor_core));
         spawn_contained("MySQL", async move {
             if let Err(err) = serve(stream, &server, &executor_core).await {
                 log::debug!("mysql client dropped: {err}");
@@ -50,10 +61,13 @@ pub(crate) async fn accept_loop(listener: TcpListener, spec: MysqlSpec, core: Rc
 
 async fn serve(
     stream: TcpStream,
-    server: &ExecutorServer<ProxyBackend>,
+    server: &MysqlServer,
     core: &ExecutorCore<TcpStream>,
 ) -> io::Result<()> {
-    let config = server.config();
+    let config = match server {
+        MysqlServer::Sqlite(server) => server.config(),
+        MysqlServer::Proxy(server) => server.config(),
+    };
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(config.wait_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
@@ -63,7 +77,10 @@ async fn serve(
     let blocking = std::net::TcpStream::from(socket2::SockRef::from(&stream).try_clone()?);
     blocking.set_nonblocking(false)?;
     let blocking = dbwire::protocol::stream::ClientStream::Tcp(blocking);
-    server.serve(stream, blocking, &peer, core).await;
+    match server {
+        MysqlServer::Sqlite(server) => server.serve(stream, blocking, &peer, core).await,
+        MysqlServer::Proxy(server) => server.serve(stream, blocking, &peer, core).await,
+    }
     Ok(())
 }
 
