@@ -289,7 +289,7 @@ profile_ephpm() {
 
   # perf stat runs until SIGINT; sysbench sends a fixed number of statements meanwhile.
   perf stat -x, -o "$WORK/perf-stat.csv" -p "$EPHPM_PID" \
-    -e syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_futex,context-switches &
+    -e syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_futex,raw_syscalls:sys_enter,context-switches &
   stat=$!
   sleep 0.5
   run_sysbench oltp_point_select "$EPHPM_DB_PORT" --threads="$BENCH_THREADS" --db-ps-mode="$mode" \
@@ -308,8 +308,8 @@ profile_ephpm() {
     awk -F, -v n="$events" '$3 != "" && $1 ~ /^[0-9]+$/ { printf "%-32s %.2f\n", $3, $1 / n }' "$WORK/perf-stat.csv"
     printf '\n## By shared object\n\n'
     perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 10
-    # Every client connection has its own thread (comm mysql-conn-N): sort by symbol only, so
-    # the threads add up.
+    # The executor, its blocking threads (db-N-M) and the proxy's own threads: sort by symbol
+    # only, so the threads add up.
     printf '\n## By symbol (all threads)\n\n'
     perf report -i "$WORK/perf.data" --no-children --sort dso,sym --percent-limit 0.3 --stdio -g none 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -n 60
