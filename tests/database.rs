@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{mysql, mysql_error, Server, ServerOptions};
 
@@ -177,4 +179,54 @@ fn kill_stops_a_running_query_or_a_session() {
             started.elapsed()
         );
     }
+}
+
+/// The cores serve the database's clients on their executors: past `db.max_connections` a
+/// client gets MySQL's ERROR 1040, a statement over `max_allowed_packet` gets ERROR 1153 (read
+/// by the client before the connection closes), and the server serves on.
+#[test]
+fn clients_past_the_database_limits_get_mysql_errors() {
+    let server = Server::start(ServerOptions::default().env("EPHPM_DB__MAX_CONNECTIONS", "1"));
+    let port = server.db_port();
+    let mut holder = mysql_command(port)
+        .args(["-e", "SELECT SLEEP(4)"])
+        .spawn()
+        .expect("running the mysql client");
+    // Time to log in and start sleeping, holding the only connection.
+    std::thread::sleep(Duration::from_secs(1));
+    let refused = mysql_error(port, "SELECT 1");
+    // The MariaDB client words it as an error before its TLS handshake.
+    assert!(refused.contains("1040"), "{refused}");
+    assert!(refused.contains("Too many connections"), "{refused}");
+    assert!(holder.wait().expect("the first client").success());
+
+    let mut client = mysql_command(port)
+        .arg("--max-allowed-packet=1G")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running the mysql client");
+    let mut stdin = client.stdin.take().expect("the client's input");
+    let statement = format!("SELECT LENGTH('{}');\n", "x".repeat(65 << 20));
+    // The server may close before the client has sent it all.
+    let _ = stdin.write_all(statement.as_bytes());
+    drop(stdin);
+    let output = client.wait_with_output().expect("the mysql client");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ERROR 1153"), "{stderr}");
+    assert_eq!(mysql(port, "SELECT 1 + 1"), "2");
+}
+
+/// The `mysql` client on the database as root, in database `ephpm`, without column names.
+fn mysql_command(port: u16) -> Command {
+    let mut command = Command::new("mysql");
+    command.args([
+        "-h127.0.0.1",
+        &format!("-P{port}"),
+        "-uroot",
+        "--batch",
+        "--skip-column-names",
+        "ephpm",
+    ]);
+    command
 }

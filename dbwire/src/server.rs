@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, DbError};
+use crate::protocol::async_packet::AsyncPackets;
 use crate::protocol::auth::AuthPlugin;
 pub use crate::protocol::connection::executor::{BackendSockets, ExecutorCore};
 pub use crate::protocol::connection::BlockingPool;
@@ -258,7 +259,13 @@ impl<B: Backend> ExecutorServer<B> {
                 "refusing mysql client {peer}: {} connections open",
                 open - 1
             );
-            refuse_too_many(&blocking);
+            let mut payload = Vec::new();
+            encode_err(&mut payload, &too_many_connections());
+            let mut client = AsyncPackets::new(client, 0);
+            client.write_payload(&payload);
+            if let Err(error) = client.flush().await {
+                log::debug!("could not tell a client the server is full: {error}");
+            }
             return;
         }
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
@@ -384,15 +391,19 @@ pub(crate) fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
         .unwrap_or("(non-string panic payload)")
 }
 
-/// Sends ERR 1040 in place of the greeting.
-fn refuse_too_many(stream: &ClientStream) {
-    let error = DbError::new(
+/// The ERR a client gets in place of the greeting when the server is full.
+fn too_many_connections() -> DbError {
+    DbError::new(
         errors::TOO_MANY_CONNECTIONS,
         "08004",
         "Too many connections",
-    );
+    )
+}
+
+/// Sends ERR 1040 in place of the greeting.
+fn refuse_too_many(stream: &ClientStream) {
     let mut payload = Vec::new();
-    encode_err(&mut payload, &error);
+    encode_err(&mut payload, &too_many_connections());
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let mut io = PacketIo::new(io::empty(), stream, 0);
     if let Err(error) = io.write_payload(&payload).and_then(|()| io.flush()) {

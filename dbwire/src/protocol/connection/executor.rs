@@ -17,8 +17,8 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use super::blocking::BlockingPool;
 use super::{
-    idle_timeout_error, linger_if_refused, log_in, packet_error_reply, Connection, ConnectionError,
-    Flow, Shared,
+    idle_timeout_error, linger, linger_if_refused, log_in, packet_error_reply, Connection,
+    ConnectionError, Flow, Shared,
 };
 use crate::backend::{Backend, DbError, Session};
 use crate::client;
@@ -216,6 +216,18 @@ where
             }
             self.send_error(&reply);
             let _ = self.client.flush().await;
+        }
+        if let (PacketError::TooLarge { .. }, Some(connection)) = (&error, self.connection.take()) {
+            // The client is still sending the packet: let it read the ERR first (on a
+            // thread: lingering blocks for up to two seconds).
+            let connection = self
+                .helper
+                .run(move || {
+                    linger(connection.io.writer());
+                    connection
+                })
+                .await;
+            self.connection = connection;
         }
         Err(error.into())
     }
