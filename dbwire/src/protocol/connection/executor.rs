@@ -131,18 +131,18 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let helper = &core.threads;
+    let threads = &core.threads;
     let streams = &core.sockets;
     let core = core.index;
     let login_shared = Arc::clone(shared);
-    let connection = helper
+    let connection = threads
         .run(move || log_in(blocking, &login_shared, connection_id, core))
         .await
         .ok_or_else(lost)??;
     let mut connection = Box::new(connection);
     if connection.io.is_compressed() {
         // Compressed packets are framed on the thread only: the whole connection runs there.
-        return helper
+        return threads
             .run(move || {
                 connection
                     .run()
@@ -155,13 +155,13 @@ where
     let mut served = Served {
         connection: Some(connection),
         client: &mut client,
-        helper,
+        threads,
         streams,
     };
     let ended = served.run().await;
     if let Some(connection) = served.connection.take() {
         // A session's pinned backend connection is reset when it goes back: not here.
-        let _ = helper.run(move || drop(connection)).await;
+        let _ = threads.run(move || drop(connection)).await;
     }
     ended
 }
@@ -176,7 +176,7 @@ struct Served<'a, B: Backend, C, S> {
     /// The connection's state; `None` only if its thread panicked with it.
     connection: Option<Box<Connection<B>>>,
     client: &'a mut AsyncPackets<C>,
-    helper: &'a BlockingPool,
+    threads: &'a BlockingPool,
     streams: &'a BackendSockets<S>,
 }
 
@@ -221,7 +221,7 @@ where
             // The client is still sending the packet: let it read the ERR first (on a
             // thread: lingering blocks for up to two seconds).
             let connection = self
-                .helper
+                .threads
                 .run(move || {
                     linger(connection.io.writer());
                     connection
@@ -246,7 +246,7 @@ where
         let sequence = self.client.sequence();
         let command = std::mem::take(payload);
         let answered = self
-            .helper
+            .threads
             .run(move || {
                 connection.io.reader_mut().get_mut().unread(unread);
                 connection.io.set_sequence(sequence);
