@@ -245,6 +245,13 @@ fn php_clients_routing_transactions_and_node_api() {
         "{metrics}"
     );
     assert!(metrics.contains("ephpm_db_backend_up{"), "{metrics}");
+    // The statements above were relayed by the core's executor, not on threads.
+    let relayed: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ephpm_db_commands_total{path=\"executor\"} "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no executor command count: {metrics}"));
+    assert!(relayed > 0, "{metrics}");
 }
 
 #[test]

@@ -76,6 +76,10 @@ pub(crate) struct ServerStats {
     pub connections: AtomicUsize,
     /// COM_QUERY and COM_STMT_EXECUTE commands received.
     pub questions: AtomicU64,
+    /// Statements an executor relayed itself (no thread involved).
+    pub relayed: AtomicU64,
+    /// Commands an executor handed to its blocking threads.
+    pub on_threads: AtomicU64,
 }
 
 impl ServerStats {
@@ -85,6 +89,8 @@ impl ServerStats {
             started: Instant::now(),
             connections: AtomicUsize::new(0),
             questions: AtomicU64::new(0),
+            relayed: AtomicU64::new(0),
+            on_threads: AtomicU64::new(0),
         }
     }
 }
@@ -214,6 +220,17 @@ pub fn serve_unix<B: Backend>(
     Ok(())
 }
 
+/// Counters of an [`ExecutorServer`], for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecutorCounters {
+    /// Client connections open.
+    pub connections: usize,
+    /// Statements the executors relayed themselves.
+    pub relayed: u64,
+    /// Commands (logins excluded) the executors handed to their blocking threads.
+    pub on_threads: u64,
+}
+
 /// MySQL clients served as tasks on executors (one per core, each with its own listener):
 /// the executor reads each command and relays the statements a proxy session leases on
 /// non-blocking sockets; logins and every command that may block run on a thread of the
@@ -231,6 +248,16 @@ impl<B: Backend> ExecutorServer<B> {
                 config,
                 stats: Arc::new(ServerStats::new()),
             }),
+        }
+    }
+
+    /// What the server has done so far.
+    pub fn counters(&self) -> ExecutorCounters {
+        let stats = &self.shared.stats;
+        ExecutorCounters {
+            connections: stats.connections.load(Ordering::Relaxed),
+            relayed: stats.relayed.load(Ordering::Relaxed),
+            on_threads: stats.on_threads.load(Ordering::Relaxed),
         }
     }
 

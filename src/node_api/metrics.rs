@@ -134,6 +134,9 @@ pub(super) fn render(sources: &Sources) -> String {
         text: String::new(),
     };
     out.single("ephpm_up", "gauge", "1 while the node serves.", 1);
+    if let Some(database) = &sources.database {
+        render_database(&mut out, &database.counters());
+    }
     if let Some(proxy) = &sources.proxy {
         render_proxy(&mut out, proxy);
     }
@@ -148,6 +151,25 @@ pub(super) fn render(sources: &Sources) -> String {
         render_workers(&mut out, workers);
     }
     out.text
+}
+
+/// The built-in database's clients, and where their commands were answered.
+fn render_database(out: &mut Exposition, counters: &dbwire::server::ExecutorCounters) {
+    out.single(
+        "ephpm_db_client_connections",
+        "gauge",
+        "MySQL client connections open on the TCP listener.",
+        counters.connections,
+    );
+    let name = "ephpm_db_commands_total";
+    out.family(
+        name,
+        "counter",
+        "MySQL commands by where they were answered: relayed by a core's executor, or on its \
+         blocking threads.",
+    );
+    out.sample(name, &[("path", "executor")], counters.relayed);
+    out.sample(name, &[("path", "thread")], counters.on_threads);
 }
 
 /// Each PHP worker's memory, requests and restarts (worker mode).

@@ -31,6 +31,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 pub struct Sources {
     /// The database proxy, when `db.mysql.url` is set.
     pub proxy: Option<Arc<ProxyBackend>>,
+    /// The built-in database's MySQL server (either mode), when `[db]` is enabled.
+    pub database: Option<crate::server::mysql::MysqlServer>,
     /// The KV store, when enabled.
     pub kv: Option<Arc<kv::Store>>,
     /// The connection limits of the listeners (HTTP, KV, the node API itself).

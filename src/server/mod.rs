@@ -101,6 +101,9 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             }
             let sources = node_api::Sources {
                 proxy: database.as_ref().and_then(Database::proxy),
+                database: database
+                    .as_ref()
+                    .map(|database| database.executor_spec().server),
                 kv: store.clone(),
                 listeners,
                 tls: config.server.tls.enabled().then(|| Arc::clone(&tls_stats)),

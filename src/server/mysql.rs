@@ -25,6 +25,16 @@ pub(crate) enum MysqlServer {
     Proxy(Arc<ExecutorServer<ProxyBackend>>),
 }
 
+impl MysqlServer {
+    /// Connections and where commands were answered, for metrics.
+    pub(crate) fn counters(&self) -> dbwire::server::ExecutorCounters {
+        match self {
+            MysqlServer::Sqlite(server) => server.counters(),
+            MysqlServer::Proxy(server) => server.counters(),
+        }
+    }
+}
+
 /// What a core needs to serve the database's MySQL clients.
 #[derive(Clone)]
 pub(crate) struct MysqlSpec {

@@ -242,6 +242,11 @@ where
     /// unread bytes there and back.
     async fn on_thread(&mut self, payload: &mut Vec<u8>) -> Result<Flow, ConnectionError> {
         let mut connection = self.connection.take().ok_or_else(lost)?;
+        connection
+            .shared
+            .stats
+            .on_threads
+            .fetch_add(1, Ordering::Relaxed);
         let unread = self.client.take_buffered();
         let sequence = self.client.sequence();
         let command = std::mem::take(payload);
@@ -309,6 +314,7 @@ where
             }
         }
         shared.stats.questions.fetch_add(1, Ordering::Relaxed);
+        shared.stats.relayed.fetch_add(1, Ordering::Relaxed);
         if let Some(error) = report.client_error {
             return Some(Err(error.into()));
         }
