@@ -266,9 +266,14 @@ measure() {
 pool_summary() {
   curl -sS --fail --max-time 5 "http://$HOST:$EPHPM_API_PORT/api/db/pool" >"$WORK/pool.json" ||
     die "GET /api/db/pool failed"
-  jq -r '.pools[] | select(.role == "primary") |
+  local pool commands
+  pool=$(jq -r '.pools[] | select(.role == "primary") |
     "connections \(.total) (max \(.max_connections)), opened \(.connects), acquisitions \(.acquired), waited \(.wait_micros) us in total, wait timeouts \(.wait_timeouts)"' \
-    "$WORK/pool.json"
+    "$WORK/pool.json")
+  # Where the proxy answered the commands: relayed by the executor, or on its blocking threads.
+  commands=$(curl -sS --fail --max-time 5 "http://$HOST:$EPHPM_API_PORT/metrics" |
+    awk -F'[{}" ]' '/^ephpm_db_commands_total/ { printf "%s%s %s", sep, $3, $NF; sep = ", " }')
+  printf '%s; commands by path: %s\n' "$pool" "${commands:-unknown}"
 }
 
 # Profile ePHPm during more point-select runs through the proxy (after the measurements, so the
