@@ -324,6 +324,67 @@ mod tests {
         assert_eq!(payload, b"second");
     }
 
+    /// What a framer made of a byte stream: the payloads, then how it stopped.
+    fn framed_by_both(bytes: &[u8], max_payload: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let mut blocking = PacketIo::new(io::Cursor::new(bytes.to_vec()), Vec::new(), max_payload);
+        let mut expected = Vec::new();
+        loop {
+            match blocking.read_payload() {
+                Ok(payload) => expected.push(payload),
+                Err(error) => {
+                    expected.push(format!("{error:?}").into_bytes());
+                    break;
+                }
+            }
+        }
+        let mut packets = AsyncPackets::new(Cursor::new(bytes.to_vec()), max_payload);
+        let mut actual = Vec::new();
+        let mut payload = Vec::new();
+        loop {
+            match block_on(packets.read_payload_into(&mut payload)) {
+                Ok(()) => actual.push(payload.clone()),
+                Err(error) => {
+                    actual.push(format!("{error:?}").into_bytes());
+                    break;
+                }
+            }
+        }
+        (expected, actual)
+    }
+
+    #[test]
+    fn frames_garbage_exactly_as_the_blocking_framer() {
+        let mut noise = crate::noise::Noise::new(0x5eed_f00d);
+        for round in 0..5_000 {
+            // Short length headers and sequence ids that often line up.
+            let bytes = noise.bytes(96, &[0, 1, 2, 3, 4, 5, 6]);
+            let (expected, actual) = framed_by_both(&bytes, 1 + round % 40);
+            assert_eq!(
+                expected.len(),
+                actual.len(),
+                "round {round}: {bytes:?}: {expected:?} vs {actual:?}"
+            );
+            let (expected_end, actual_end) = (expected.last(), actual.last());
+            assert_eq!(
+                expected[..expected.len() - 1],
+                actual[..actual.len() - 1],
+                "round {round}: payloads of {bytes:?}"
+            );
+            let kind = |end: Option<&Vec<u8>>| {
+                let text = String::from_utf8_lossy(end.map_or(&[][..], Vec::as_slice)).into_owned();
+                text.split(['(', ' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert_eq!(
+                kind(expected_end),
+                kind(actual_end),
+                "round {round}: how {bytes:?} ends"
+            );
+        }
+    }
+
     #[test]
     fn a_close_inside_a_packet_is_an_error() {
         let mut bytes = framed(&[b"truncated"]);
