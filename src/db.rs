@@ -3,30 +3,24 @@
 //! a real MySQL/MariaDB primary and its replicas (`[db.mysql]`).
 
 use std::net::SocketAddr;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 use dbwire::client::ConnectOptions;
 use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
-use dbwire::server::{self, ExecutorServer, ServerConfig, StopHandle};
+use dbwire::server::{ExecutorServer, ServerConfig};
 use dbwire::sqlite::{SqliteBackend, SqliteConfig};
-use dbwire::Backend;
 
 use crate::config::DbConfig;
 use crate::server::mysql::{MysqlServer, MysqlSpec};
 
 /// The running database listener.
 pub struct Database {
-    stop: StopHandle,
-    threads: Vec<JoinHandle<()>>,
     proxy: Option<Arc<ProxyBackend>>,
-    /// The TCP clients are the cores' (see `src/server/mysql.rs`).
+    /// The clients are the cores' (see `src/server/mysql.rs`); `db.socket` is removed at stop.
     executor: MysqlSpec,
-    /// `db.socket`, removed at stop.
-    socket_path: Option<PathBuf>,
 }
 
 /// The database listeners, bound but not serving yet.
@@ -34,8 +28,8 @@ pub struct BoundDatabase {
     /// Holds `db.listen` (bound, not listening) until the cores bind it themselves.
     reservation: socket2::Socket,
     address: SocketAddr,
-    /// `db.socket`, with its path.
-    socket: Option<(UnixListener, PathBuf)>,
+    /// `db.socket`, checked and cleared for core 0 to bind.
+    socket: Option<PathBuf>,
 }
 
 impl BoundDatabase {
@@ -54,7 +48,7 @@ impl BoundDatabase {
             .as_socket()
             .context("the database listener has no IP address")?;
         let socket = (!config.socket.as_os_str().is_empty())
-            .then(|| bind_socket(&config.socket).map(|socket| (socket, config.socket.clone())))
+            .then(|| prepare_socket(&config.socket).map(|()| config.socket.clone()))
             .transpose()?;
         Ok(BoundDatabase {
             reservation,
@@ -76,13 +70,12 @@ impl BoundDatabase {
             address,
             socket,
         } = self;
-        let stop = StopHandle::new();
         let on = match &socket {
-            Some((_, path)) => format!("{address} and {}", path.display()),
+            Some(path) => format!("{address} and {}", path.display()),
             None => address.to_string(),
         };
-        let socket_path = socket.as_ref().map(|(_, path)| path.clone());
-        // TCP clients are served by the cores, each on its own listener at this address.
+        // The clients are served by the cores, each on its own listener at this address (and
+        // core 0 on the socket).
         drop(reservation);
         if config.mysql.url.is_empty() {
             let backend = Arc::new(open_sqlite(config)?);
@@ -90,21 +83,18 @@ impl BoundDatabase {
                 Arc::clone(&backend),
                 server_config(config),
             )));
-            let threads = spawn_socket_listener(socket, backend, config, &stop)?;
             log::info!(
                 "database: MySQL protocol on {on}, SQLite files in {}",
                 config.data_dir.display()
             );
             return Ok(Database {
-                stop,
-                threads,
                 proxy: None,
                 executor: MysqlSpec {
                     address,
+                    socket,
                     server,
                     core: 0,
                 },
-                socket_path,
             });
         }
         let proxy_config = proxy_config(config, cores)?;
@@ -116,18 +106,15 @@ impl BoundDatabase {
             Arc::clone(&backend),
             server_config(config),
         )));
-        let threads = spawn_socket_listener(socket, Arc::clone(&backend), config, &stop)?;
         log::info!("database: MySQL protocol on {on}, proxying to {upstreams}");
         Ok(Database {
-            stop,
-            threads,
             proxy: Some(backend),
             executor: MysqlSpec {
                 address,
+                socket,
                 server,
                 core: 0,
             },
-            socket_path,
         })
     }
 }
@@ -143,13 +130,10 @@ impl Database {
         self.proxy.clone()
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Removes `db.socket` and stops the proxy's background threads (the cores have stopped
+    /// accepting clients).
     pub fn stop(self) {
-        self.stop.stop();
-        for thread in self.threads {
-            let _ = thread.join();
-        }
-        if let Some(path) = self.socket_path {
+        if let Some(path) = self.executor.socket {
             let _ = std::fs::remove_file(path);
         }
         if let Some(proxy) = self.proxy {
@@ -173,28 +157,6 @@ fn server_config(config: &DbConfig) -> ServerConfig {
     }
 }
 
-/// Serves the Unix socket `db.socket` from a thread of its own, a thread per client.
-fn spawn_socket_listener<B: Backend>(
-    socket: Option<(UnixListener, PathBuf)>,
-    backend: Arc<B>,
-    config: &DbConfig,
-    stop: &StopHandle,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let Some((socket, path)) = socket else {
-        return Ok(Vec::new());
-    };
-    let (unix_config, unix_stop) = (server_config(config), stop.clone());
-    let thread = std::thread::Builder::new()
-        .name("db-accept-unix".into())
-        .spawn(move || {
-            if let Err(err) = server::serve_unix(socket, path, backend, unix_config, unix_stop) {
-                log::error!("database socket listener stopped: {err}");
-            }
-        })
-        .context("starting the database socket thread")?;
-    Ok(vec![thread])
-}
-
 /// A TCP socket bound to `address` with `SO_REUSEADDR` and `SO_REUSEPORT`, as the cores'
 /// listeners are (so that the connections they leave in TIME_WAIT do not block a restart).
 fn reserve(address: SocketAddr) -> std::io::Result<socket2::Socket> {
@@ -206,7 +168,9 @@ fn reserve(address: SocketAddr) -> std::io::Result<socket2::Socket> {
     Ok(socket)
 }
 
-fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
+/// Readies `db.socket` for core 0 to bind: refuses a path another server listens on, removes
+/// a stale socket, creates the directory.
+fn prepare_socket(path: &Path) -> anyhow::Result<()> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             anyhow::bail!(
@@ -221,11 +185,7 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the directory of db.socket {}", dir.display()))?;
     }
-    let listener = UnixListener::bind(path)
-        .with_context(|| format!("binding db.socket {}", path.display()))?;
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .with_context(|| format!("opening db.socket {} to local users", path.display()))?;
-    Ok(listener)
+    Ok(())
 }
 
 /// The proxy's settings from `[db]` and `[db.mysql]` (URLs were checked by config validation).

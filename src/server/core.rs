@@ -147,11 +147,14 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         Some(_) => Some(kvstore::bind(&spec.config.kv)?),
         None => None,
     };
-    let mysql_listener = spec
+    let mysql = spec
         .mysql
         .as_ref()
-        .map(crate::server::mysql::bind)
-        .transpose()?;
+        .map(|mysql| crate::server::mysql::MysqlSpec {
+            core: spec.index,
+            ..mysql.clone()
+        });
+    let mysql_listeners = mysql.as_ref().map(crate::server::mysql::bind).transpose()?;
     let tls_listener = match &spec.tls {
         Some(tls) => {
             let address = server.tls.listen;
@@ -216,17 +219,10 @@ async fn run(spec: CoreSpec, events: &mpsc::Sender<CoreEvent>) -> anyhow::Result
         }
         _ => None,
     };
-    let mysql_task = match (mysql_listener, &spec.mysql) {
-        (Some(listener), Some(mysql)) => {
-            Some(glommio::spawn_local(crate::server::mysql::accept_loop(
-                listener,
-                crate::server::mysql::MysqlSpec {
-                    core: spec.index,
-                    ..mysql.clone()
-                },
-                Rc::clone(&core),
-            )))
-        }
+    let mysql_task = match (mysql_listeners, mysql) {
+        (Some(listeners), Some(mysql)) => Some(glommio::spawn_local(
+            crate::server::mysql::accept_loop(listeners, mysql, Rc::clone(&core)),
+        )),
         _ => None,
     };
     let active = Rc::new(std::cell::Cell::new(0usize));
