@@ -292,3 +292,36 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         Pin::new(&mut self.inner).poll_close(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
+    use glommio::LocalExecutorBuilder;
+
+    use super::*;
+
+    #[test]
+    fn a_timed_stream_fails_a_read_that_makes_no_progress() {
+        let executor = LocalExecutorBuilder::default()
+            .io_memory(1 << 20)
+            .make()
+            .expect("an executor");
+        executor.run(async {
+            let (ours, mut theirs) = UnixStream::pair().expect("a socket pair");
+            let timeout = Duration::from_millis(100);
+            let mut timed = Timed::new(ours, timeout, timeout);
+            let mut buf = [0u8; 4];
+            theirs.write_all(b"ping").await.expect("writing");
+            timed.read_exact(&mut buf).await.expect("data in time");
+            assert_eq!(&buf, b"ping");
+            let started = std::time::Instant::now();
+            let error = timed.read(&mut buf).await.expect_err("nothing comes");
+            assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+            assert!(started.elapsed() >= timeout);
+            // The deadline starts again with the next read.
+            theirs.write_all(b"pong").await.expect("writing");
+            timed.read_exact(&mut buf).await.expect("data in time");
+            assert_eq!(&buf, b"pong");
+        });
+    }
+}
