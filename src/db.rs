@@ -14,7 +14,7 @@ use dbwire::server::{ExecutorServer, ServerConfig};
 use dbwire::sqlite::{SqliteBackend, SqliteConfig};
 
 use crate::config::DbConfig;
-use crate::server::mysql::{MysqlServer, MysqlSpec};
+use crate::server::mysql::{socket_queues, MysqlServer, MysqlSpec};
 
 /// The running database listener.
 pub struct Database {
@@ -92,6 +92,7 @@ impl BoundDatabase {
                 executor: MysqlSpec {
                     address,
                     socket,
+                    socket_clients: socket_queues(cores),
                     server,
                     core: 0,
                 },
@@ -112,6 +113,7 @@ impl BoundDatabase {
             executor: MysqlSpec {
                 address,
                 socket,
+                socket_clients: socket_queues(cores),
                 server,
                 core: 0,
             },

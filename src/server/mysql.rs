@@ -19,7 +19,7 @@ use dbwire::proxy::ProxyBackend;
 use dbwire::server::{ExecutorCore, ExecutorServer};
 use dbwire::sqlite::SqliteBackend;
 use futures_lite::{future, AsyncRead, AsyncWrite};
-use glommio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use glommio::net::{AcceptedUnixStream, TcpListener, TcpStream, UnixListener, UnixStream};
 use glommio::timer::Timer;
 
 use crate::server::core::{accept, spawn_contained, CoreContext};
@@ -72,12 +72,33 @@ impl MysqlServer {
 pub(crate) struct MysqlSpec {
     /// The address every core listens on (`SO_REUSEPORT`).
     pub(crate) address: SocketAddr,
-    /// `db.socket`, served by core 0 (checked and cleared by the main thread).
+    /// `db.socket`, accepted by core 0 (checked and cleared by the main thread).
     pub(crate) socket: Option<PathBuf>,
+    /// Core 0 hands every core its turn of the `db.socket` clients (one queue per core).
+    pub(crate) socket_clients: Arc<Vec<SocketQueue>>,
     /// Sessions, limits and counters, shared by every core.
     pub(crate) server: MysqlServer,
     /// The index of the core this copy is for (its backend pools are that core's).
     pub(crate) core: usize,
+}
+
+/// Accepted `db.socket` clients on their way to the core that serves them.
+#[derive(Clone)]
+pub(crate) struct SocketQueue {
+    sender: async_channel::Sender<AcceptedUnixStream>,
+    receiver: async_channel::Receiver<AcceptedUnixStream>,
+}
+
+/// One queue per core, for [`MysqlSpec::socket_clients`].
+pub(crate) fn socket_queues(cores: usize) -> Arc<Vec<SocketQueue>> {
+    Arc::new(
+        (0..cores.max(1))
+            .map(|_| {
+                let (sender, receiver) = async_channel::unbounded();
+                SocketQueue { sender, receiver }
+            })
+            .collect(),
+    )
 }
 
 /// A core's database listeners.
@@ -112,17 +133,23 @@ fn bind_unix(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Accepts MySQL clients until shutdown, serving each on this core.
+/// Accepts MySQL clients until shutdown, serving each on this core; core 0 also accepts the
+/// `db.socket` clients and deals them out to the cores in turn.
 pub(crate) async fn accept_loop(listeners: MysqlListeners, spec: MysqlSpec, core: Rc<CoreContext>) {
     let executor_core = Rc::new(ExecutorCore::new(spec.core, glommio_stream));
-    let unix = listeners.unix.map(|listener| {
-        let (server, executor_core, core) = (
+    let dealer = listeners.unix.map(|listener| {
+        let (queues, core) = (Arc::clone(&spec.socket_clients), Rc::clone(&core));
+        glommio::spawn_local(async move { deal_socket_clients(&listener, &queues, &core).await })
+    });
+    let receiver = spec.socket_clients.get(spec.core).map(|queue| {
+        let (receiver, server, executor_core, core) = (
+            queue.receiver.clone(),
             spec.server.clone(),
             Rc::clone(&executor_core),
             Rc::clone(&core),
         );
         glommio::spawn_local(async move {
-            accept_unix(&listener, &server, &executor_core, &core).await;
+            serve_socket_clients(&receiver, &server, &executor_core, &core).await;
         })
     });
     while let Some(stream) = accept(&listeners.tcp, &core.shutdown).await {
@@ -133,20 +160,20 @@ pub(crate) async fn accept_loop(listeners: MysqlListeners, spec: MysqlSpec, core
             }
         });
     }
-    if let Some(unix) = unix {
-        unix.await;
+    if let Some(dealer) = dealer {
+        dealer.await;
+    }
+    if let Some(receiver) = receiver {
+        receiver.await;
     }
 }
 
-/// Accepts clients on `db.socket` until shutdown.
-async fn accept_unix(
-    listener: &UnixListener,
-    server: &MysqlServer,
-    executor_core: &Rc<ExecutorCore<TcpStream>>,
-    core: &CoreContext,
-) {
+/// Accepts clients on `db.socket` until shutdown and queues each for the next core in turn
+/// (a Unix socket can't be bound once per core as a TCP port can).
+async fn deal_socket_clients(listener: &UnixListener, queues: &[SocketQueue], core: &CoreContext) {
+    let mut next = 0;
     loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
+        let accepted = future::or(async { Some(listener.shared_accept().await) }, async {
             core.shutdown.wait().await;
             None
         })
@@ -160,6 +187,32 @@ async fn accept_unix(
                 continue;
             }
         };
+        if let Some(queue) = queues.get(next % queues.len().max(1)) {
+            if let Err(err) = queue.sender.try_send(stream) {
+                log::warn!("a db.socket client was dropped: its core is gone ({err})");
+            }
+        }
+        next = next.wrapping_add(1);
+    }
+}
+
+/// Serves the `db.socket` clients queued for this core until shutdown.
+async fn serve_socket_clients(
+    queue: &async_channel::Receiver<AcceptedUnixStream>,
+    server: &MysqlServer,
+    executor_core: &Rc<ExecutorCore<TcpStream>>,
+    core: &CoreContext,
+) {
+    loop {
+        let received = future::or(async { queue.recv().await.ok() }, async {
+            core.shutdown.wait().await;
+            None
+        })
+        .await;
+        let Some(accepted) = received else {
+            return;
+        };
+        let stream = accepted.bind_to_executor();
         let (server, executor_core) = (server.clone(), Rc::clone(executor_core));
         spawn_contained("MySQL", async move {
             if let Err(err) = serve_unix(stream, &server, &executor_core).await {
