@@ -77,39 +77,29 @@ impl BoundDatabase {
         // The clients are served by the cores, each on its own listener at this address (and
         // core 0 on the socket).
         drop(reservation);
-        if config.mysql.url.is_empty() {
+        let (server, proxy, serving) = if config.mysql.url.is_empty() {
             let backend = Arc::new(open_sqlite(config)?);
             let server = MysqlServer::Sqlite(Arc::new(ExecutorServer::new(
+                backend,
+                server_config(config),
+            )));
+            let serving = format!("SQLite files in {}", config.data_dir.display());
+            (server, None, serving)
+        } else {
+            let proxy_config = proxy_config(config, cores)?;
+            let upstreams = upstream_list(&proxy_config);
+            let backend = Arc::new(
+                ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
+            );
+            let server = MysqlServer::Proxy(Arc::new(ExecutorServer::new(
                 Arc::clone(&backend),
                 server_config(config),
             )));
-            log::info!(
-                "database: MySQL protocol on {on}, SQLite files in {}",
-                config.data_dir.display()
-            );
-            return Ok(Database {
-                proxy: None,
-                executor: MysqlSpec {
-                    address,
-                    socket,
-                    socket_clients: socket_queues(cores),
-                    server,
-                    core: 0,
-                },
-            });
-        }
-        let proxy_config = proxy_config(config, cores)?;
-        let upstreams = upstream_list(&proxy_config);
-        let backend = Arc::new(
-            ProxyBackend::start(proxy_config).context("starting the database proxy threads")?,
-        );
-        let server = MysqlServer::Proxy(Arc::new(ExecutorServer::new(
-            Arc::clone(&backend),
-            server_config(config),
-        )));
-        log::info!("database: MySQL protocol on {on}, proxying to {upstreams}");
+            (server, Some(backend), format!("proxying to {upstreams}"))
+        };
+        log::info!("database: MySQL protocol on {on}, {serving}");
         Ok(Database {
-            proxy: Some(backend),
+            proxy,
             executor: MysqlSpec {
                 address,
                 socket,
