@@ -8,7 +8,7 @@ use std::io;
 
 use futures_lite::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
-use super::packet::{PacketError, MAX_CHUNK};
+use super::packet::{admit_piece, piece_header, PacketError, MAX_CHUNK};
 
 /// Bytes asked for by each read from the stream.
 const READ_SIZE: usize = 16 * 1024;
@@ -107,21 +107,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
         loop {
             self.fill(4, first).await?;
             first = false;
-            let header = &self.input[self.input_start..self.input_start + 4];
-            let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
-            let sequence = header[3];
-            if sequence != self.sequence {
-                return Err(PacketError::OutOfOrder {
-                    expected: self.sequence,
-                    received: sequence,
-                });
-            }
-            if payload.len() + len > self.max_payload {
-                return Err(PacketError::TooLarge {
-                    limit: self.max_payload,
-                });
-            }
-            self.sequence = self.sequence.wrapping_add(1);
+            let start = self.input_start;
+            let header = [
+                self.input[start],
+                self.input[start + 1],
+                self.input[start + 2],
+                self.input[start + 3],
+            ];
+            let len = admit_piece(header, &mut self.sequence, payload.len(), self.max_payload)?;
             self.input_start += 4;
             self.read_body(len, payload).await?;
             if len < MAX_CHUNK {
@@ -167,9 +160,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncPackets<S> {
     }
 
     fn write_piece(&mut self, piece: &[u8]) {
-        let len = (piece.len() as u32).to_le_bytes();
         self.output
-            .extend_from_slice(&[len[0], len[1], len[2], self.sequence]);
+            .extend_from_slice(&piece_header(piece.len(), self.sequence));
         self.sequence = self.sequence.wrapping_add(1);
         self.output.extend_from_slice(piece);
     }

@@ -129,20 +129,9 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         payload.clear();
         let mut first = true;
         loop {
-            let (len, sequence) = self.read_header(first)?;
+            let header = self.read_header(first)?;
             first = false;
-            if sequence != self.sequence {
-                return Err(PacketError::OutOfOrder {
-                    expected: self.sequence,
-                    received: sequence,
-                });
-            }
-            self.sequence = self.sequence.wrapping_add(1);
-            if payload.len() + len > self.max_payload {
-                return Err(PacketError::TooLarge {
-                    limit: self.max_payload,
-                });
-            }
+            let len = admit_piece(header, &mut self.sequence, payload.len(), self.max_payload)?;
             if let Some(compression) = &mut self.compression {
                 let start = payload.len();
                 payload.resize(start + len, 0);
@@ -177,20 +166,18 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         self.writer.flush()
     }
 
-    fn read_header(&mut self, first: bool) -> Result<(usize, u8), PacketError> {
+    fn read_header(&mut self, first: bool) -> Result<[u8; 4], PacketError> {
         let mut header = [0u8; 4];
         match &mut self.compression {
             Some(compression) => compression.read_exact(&mut self.reader, &mut header, first)?,
             None => read_exact_or_closed(&mut self.reader, &mut header, first)?,
         }
-        let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
-        Ok((len, header[3]))
+        Ok(header)
     }
 
     fn write_piece(&mut self, piece: &[u8]) -> io::Result<()> {
-        let len = (piece.len() as u32).to_le_bytes();
         self.out
-            .extend_from_slice(&[len[0], len[1], len[2], self.sequence]);
+            .extend_from_slice(&piece_header(piece.len(), self.sequence));
         self.sequence = self.sequence.wrapping_add(1);
         if piece.len() >= FLUSH_THRESHOLD && self.compression.is_none() {
             self.write_out()?;
@@ -213,6 +200,35 @@ impl<R: Read, W: Write> PacketIo<R, W> {
         }
         Ok(())
     }
+}
+
+/// The length of the piece `header` announces, once it is the piece the exchange expects
+/// (`sequence`, counted on once it matches, so that an ERR for an oversized packet follows it)
+/// and keeps the payload (`so_far` bytes before it) within `max_payload`.
+pub(crate) fn admit_piece(
+    header: [u8; 4],
+    sequence: &mut u8,
+    so_far: usize,
+    max_payload: usize,
+) -> Result<usize, PacketError> {
+    let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+    if header[3] != *sequence {
+        return Err(PacketError::OutOfOrder {
+            expected: *sequence,
+            received: header[3],
+        });
+    }
+    *sequence = sequence.wrapping_add(1);
+    if so_far + len > max_payload {
+        return Err(PacketError::TooLarge { limit: max_payload });
+    }
+    Ok(len)
+}
+
+/// The 4-byte header of a piece of `len` bytes (at most [`MAX_CHUNK`]) with `sequence`.
+pub(crate) fn piece_header(len: usize, sequence: u8) -> [u8; 4] {
+    let len = (len as u32).to_le_bytes();
+    [len[0], len[1], len[2], sequence]
 }
 
 /// Fills `buf` from `reader`. With `first` (no byte of the packet read yet), a clean close is
