@@ -407,7 +407,7 @@ pub trait Leasing {
     fn lease_execute(
         &mut self,
         sql: &str,
-        execute: &mut ForwardedExecute,
+        execute: ForwardedExecute,
     ) -> Option<crate::proxy::Lease>;
 
     /// Takes a lease back with what happened to it.

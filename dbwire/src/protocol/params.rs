@@ -114,6 +114,12 @@ impl ForwardedExecute {
         self.payload[1..5].copy_from_slice(&id.to_le_bytes());
         &self.payload
     }
+
+    /// [`ForwardedExecute::payload`], taken.
+    pub fn into_payload(mut self, id: u32) -> Vec<u8> {
+        self.payload(id);
+        self.payload
+    }
 }
 
 /// Reads the "new parameters bound" flag and, when set, the types that follow it into

@@ -5,6 +5,7 @@
 //! its schema or variables, preparing a statement there) declines the lease: the caller runs
 //! the command on the blocking path instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +23,8 @@ use crate::protocol::reply::ReplySummary;
 pub struct Lease {
     connection: PooledConnection,
     analysis: Arc<(Digest, StatementInfo)>,
-    sql: String,
+    /// The prepared statement's text; a query's is the payload after its command byte.
+    statement: Option<String>,
     command: Command,
     payload: Vec<u8>,
     was_pinned: bool,
@@ -84,17 +86,23 @@ impl ProxySession {
         if ready {
             return Some((connection, was_pinned));
         }
+        self.decline(connection, was_pinned);
+        None
+    }
+
+    /// Gives back a connection taken for a lease that is not made: to the session if it was
+    /// pinned, else (by dropping it) to its pool.
+    fn decline(&mut self, connection: PooledConnection, was_pinned: bool) {
         if was_pinned {
             self.pinned = Some(connection);
         }
-        None
     }
 
     fn lease(
         &mut self,
         (connection, was_pinned): (PooledConnection, bool),
         analysis: Arc<(Digest, StatementInfo)>,
-        sql: String,
+        statement: Option<String>,
         command: Command,
         payload: Vec<u8>,
     ) -> Lease {
@@ -105,7 +113,7 @@ impl ProxySession {
         Lease {
             connection,
             analysis,
-            sql,
+            statement,
             command,
             payload,
             was_pinned,
@@ -116,7 +124,7 @@ impl ProxySession {
 
 impl Leasing for ProxySession {
     fn lease_query(&mut self, raw: &[u8]) -> Option<Lease> {
-        let sql = String::from_utf8_lossy(raw).into_owned();
+        let sql = String::from_utf8_lossy(raw);
         let analysis = self.shared.text_analysis(self.core, &sql);
         if only_sets_session_variables(&sql, &analysis.1) || kill::parse(&sql).is_some() {
             return None;
@@ -125,23 +133,21 @@ impl Leasing for ProxySession {
         let mut payload = Vec::with_capacity(1 + raw.len());
         payload.push(commands::QUERY);
         payload.extend_from_slice(raw);
-        Some(self.lease(connection, analysis, sql, Command::Query, payload))
+        Some(self.lease(connection, analysis, None, Command::Query, payload))
     }
 
-    fn lease_execute(&mut self, sql: &str, execute: &mut ForwardedExecute) -> Option<Lease> {
+    fn lease_execute(&mut self, sql: &str, execute: ForwardedExecute) -> Option<Lease> {
         let analysis = self.prepared_analysis(sql);
         let (mut connection, was_pinned) = self.leased_connection(&analysis.1)?;
         let Some(id) = connection.cached_statement(sql) else {
-            if was_pinned {
-                self.pinned = Some(connection);
-            }
+            self.decline(connection, was_pinned);
             return None;
         };
-        let payload = execute.payload(id).to_vec();
+        let payload = execute.into_payload(id);
         Some(self.lease(
             (connection, was_pinned),
             analysis,
-            sql.to_owned(),
+            Some(sql.to_owned()),
             Command::Execute,
             payload,
         ))
@@ -153,11 +159,16 @@ impl Leasing for ProxySession {
         let Lease {
             mut connection,
             analysis,
-            sql,
+            statement,
             command,
+            payload,
             was_pinned,
             ..
         } = lease;
+        let sql = match statement {
+            Some(text) => Cow::Owned(text),
+            None => String::from_utf8_lossy(payload.get(1..).unwrap_or_default()),
+        };
         let (digest, info) = &*analysis;
         match outcome {
             LeaseOutcome::Relayed(reply) => {

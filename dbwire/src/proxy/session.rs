@@ -441,10 +441,12 @@ fn client_names(shared: &Shared, collation: u8) -> Option<SessionVariable> {
 /// `SET SESSION sql_mode = ...`): the proxy records it and replays it on every backend
 /// connection the session uses.
 pub(super) fn only_sets_session_variables(sql: &str, info: &StatementInfo) -> bool {
+    if info.effects.variables.is_empty() {
+        return false;
+    }
     let mut rest = info.effects.clone();
     rest.variables.clear();
-    !info.effects.variables.is_empty()
-        && rest.is_empty()
+    rest.is_empty()
         && !has_multiple_statements(sql.as_bytes())
         && sql
             .trim_start()

@@ -286,8 +286,8 @@ where
                 if entry.deferred_error.is_some() || long_data {
                     return None;
                 }
-                let mut execute = ForwardedExecute::new(body, &mut entry.bound).ok()?;
-                leasing.lease_execute(&entry.sql, &mut execute)?
+                let execute = ForwardedExecute::new(body, &mut entry.bound).ok()?;
+                leasing.lease_execute(&entry.sql, execute)?
             }
             _ => return None,
         };
