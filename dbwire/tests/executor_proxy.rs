@@ -5,6 +5,7 @@
 //! arrive together in one write all give the answers a thread-per-client server gives.
 
 mod client_support;
+mod proxy_support;
 mod sqlite_support;
 
 use std::io::{self, Read, Write};
@@ -14,13 +15,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
 
-use dbwire::client::{ConnectOptions, Connection};
+use dbwire::client::Connection;
 use dbwire::protocol::stream::ClientStream;
-use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
+use dbwire::proxy::{PoolConfig, ProxyBackend};
 use dbwire::server::{ExecutorCore, ExecutorServer, ServerConfig};
 use dbwire::{QueryResult, Value};
 use futures_lite::future::block_on;
 use futures_lite::{AsyncRead, AsyncWrite};
+use proxy_support::{proxy_client, proxy_config, run, shop_options};
 use sqlite_support::BackendServer;
 
 /// A socket whose async reads and writes block: enough for `block_on`.
@@ -65,21 +67,12 @@ impl Stack {
     fn start() -> Stack {
         let fixture = sqlite_support::Fixture::new();
         let upstream = BackendServer::start(Arc::new(fixture.backend.clone()));
-        let mut primary = ConnectOptions::new("127.0.0.1", upstream.port, "root", "");
-        primary.database = Some("shop".into());
-        let proxy = ProxyBackend::start(ProxyConfig {
-            primary,
-            replicas: Vec::new(),
-            pool: PoolConfig {
-                max_connections: 2,
-                ..PoolConfig::default()
-            },
-            routing: RoutingConfig::default(),
-            stats: StatsConfig::default(),
-            users: vec![("app".into(), "secret".into())],
-            cores: 1,
-        })
-        .unwrap();
+        let pool = PoolConfig {
+            max_connections: 2,
+            ..PoolConfig::default()
+        };
+        let primary = shop_options(upstream.port, "root", "");
+        let proxy = ProxyBackend::start(proxy_config(primary, pool)).unwrap();
         let server = Arc::new(ExecutorServer::new(
             Arc::new(proxy),
             ServerConfig::default(),
@@ -104,17 +97,8 @@ impl Stack {
     }
 
     fn client(&self) -> Connection {
-        let mut options = ConnectOptions::new("127.0.0.1", self.port, "app", "secret");
-        options.database = Some("shop".into());
-        Connection::connect(&options).unwrap()
+        proxy_client(self.port)
     }
-}
-
-fn run(connection: &mut Connection, sql: &str) -> QueryResult {
-    let mut results = connection.query(sql).unwrap();
-    results
-        .remove(0)
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
 }
 
 fn single_value(result: &QueryResult) -> Value {

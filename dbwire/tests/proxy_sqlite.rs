@@ -3,6 +3,7 @@
 //! upstream gives ERR 1429 quickly, and digests are recorded.
 
 mod client_support;
+mod proxy_support;
 mod sqlite_support;
 
 use std::net::TcpListener;
@@ -11,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use client_support::rows;
 use dbwire::client::{ConnectOptions, Connection};
-use dbwire::proxy::{PoolConfig, ProxyBackend, ProxyConfig, RoutingConfig, StatsConfig};
-use dbwire::{QueryResult, Value};
+use dbwire::proxy::{PoolConfig, ProxyBackend};
+use dbwire::Value;
+use proxy_support::{proxy_client, proxy_config, run, shop_options};
 use sqlite_support::BackendServer;
 
 /// An upstream over SQLite, and the proxy in front of it.
@@ -23,29 +25,14 @@ struct Stack {
     _fixture: sqlite_support::Fixture,
 }
 
-fn options(port: u16) -> ConnectOptions {
-    let mut options = ConnectOptions::new("127.0.0.1", port, "root", "");
-    options.database = Some("shop".into());
-    options
-}
-
-fn config(primary: ConnectOptions, pool: PoolConfig) -> ProxyConfig {
-    ProxyConfig {
-        primary,
-        replicas: Vec::new(),
-        pool,
-        routing: RoutingConfig::default(),
-        stats: StatsConfig::default(),
-        users: vec![("app".into(), "secret".into())],
-        cores: 1,
-    }
-}
-
 impl Stack {
     fn start(pool: PoolConfig) -> Stack {
         let fixture = sqlite_support::Fixture::new();
         let upstream = BackendServer::start(Arc::new(fixture.backend.clone()));
-        let proxy = Arc::new(ProxyBackend::start(config(options(upstream.port), pool)).unwrap());
+        let proxy = Arc::new(
+            ProxyBackend::start(proxy_config(shop_options(upstream.port, "root", ""), pool))
+                .unwrap(),
+        );
         let front = BackendServer::start(Arc::clone(&proxy));
         Stack {
             proxy,
@@ -56,17 +43,8 @@ impl Stack {
     }
 
     fn client(&self) -> Connection {
-        let mut options = ConnectOptions::new("127.0.0.1", self.front.port, "app", "secret");
-        options.database = Some("shop".into());
-        Connection::connect(&options).unwrap()
+        proxy_client(self.front.port)
     }
-}
-
-fn run(connection: &mut Connection, sql: &str) -> QueryResult {
-    let mut results = connection.query(sql).unwrap();
-    results
-        .remove(0)
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
 }
 
 #[test]
@@ -149,11 +127,10 @@ fn an_unreachable_upstream_fails_fast_with_1429() {
         connect_timeout: Duration::from_secs(1),
         ..PoolConfig::default()
     };
-    let proxy = Arc::new(ProxyBackend::start(config(options(port), pool)).unwrap());
+    let proxy =
+        Arc::new(ProxyBackend::start(proxy_config(shop_options(port, "root", ""), pool)).unwrap());
     let front = BackendServer::start(Arc::clone(&proxy));
-    let mut options = ConnectOptions::new("127.0.0.1", front.port, "app", "secret");
-    options.database = Some("shop".into());
-    let mut client = Connection::connect(&options).unwrap();
+    let mut client = proxy_client(front.port);
     for _ in 0..2 {
         let started = Instant::now();
         let error = client.query("SELECT 1").unwrap().remove(0).unwrap_err();
